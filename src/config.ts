@@ -1,0 +1,89 @@
+import path from "node:path";
+import envPaths from "env-paths";
+
+/** Limits that protect the server from oversized or hostile input. */
+export interface SavLimits {
+  /** Largest encoded image accepted, in bytes. */
+  maxImageBytes: number;
+  /** Largest decoded image accepted, in pixels (sharp's limitInputPixels). */
+  maxImagePixels: number;
+  /** Most images in one classify_image call. */
+  maxBatchImages: number;
+  /** Most examples in one add_examples call. */
+  maxExamplesPerCall: number;
+  /** Most images in one example or prompt. */
+  maxImagesPerPrompt: number;
+  /** Time allowed for fetching one image URL. */
+  urlTimeoutMs: number;
+}
+
+export interface SavConfig {
+  /** Where tasks and example features live (SQLite). */
+  dataDir: string;
+  /** Where pulled models live, one directory per model id. */
+  modelsDir: string;
+  /** Model id used when a task names none. */
+  defaultModel: string;
+  /** A model directory in the published SmolVLM layout, used as is for the default model. */
+  modelDir?: string;
+  /** Image paths must resolve inside one of these directories. */
+  allowedDirs: string[];
+  /** Allow image URLs on loopback, private and link-local addresses. */
+  allowPrivateUrls: boolean;
+  /** Download a missing model inside a tool call instead of failing with the install command. */
+  autoPull: boolean;
+  limits: SavLimits;
+}
+
+export const DEFAULT_MODEL_ID = "smolvlm-256m-instruct";
+export const TINY_MODEL_ID = "tiny-smolvlm";
+
+export const DEFAULT_LIMITS: SavLimits = {
+  maxImageBytes: 20 * 1024 * 1024,
+  maxImagePixels: 64 * 1024 * 1024,
+  maxBatchImages: 32,
+  maxExamplesPerCall: 256,
+  maxImagesPerPrompt: 8,
+  urlTimeoutMs: 15_000,
+};
+
+function paths() {
+  return envPaths("sav-mcp", { suffix: "" });
+}
+
+export function defaultDataDir(): string {
+  return paths().data;
+}
+
+export function defaultModelsDir(): string {
+  return path.join(paths().cache, "models");
+}
+
+function truthy(value: string | undefined): boolean {
+  return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
+}
+
+function splitDirs(value: string | undefined): string[] | undefined {
+  if (value === undefined || value.trim() === "") return undefined;
+  return value
+    .split(path.delimiter)
+    .map((dir) => dir.trim())
+    .filter((dir) => dir !== "")
+    .map((dir) => path.resolve(dir));
+}
+
+/** Configuration from the environment, with explicit overrides (CLI flags) taking precedence. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<SavConfig> = {}): SavConfig {
+  const fromEnv: SavConfig = {
+    dataDir: path.resolve(env.SAV_DATA_DIR ?? defaultDataDir()),
+    modelsDir: path.resolve(env.SAV_MODELS_DIR ?? defaultModelsDir()),
+    defaultModel: env.SAV_MODEL?.trim() || DEFAULT_MODEL_ID,
+    modelDir: env.SAV_MODEL_DIR ? path.resolve(env.SAV_MODEL_DIR) : undefined,
+    allowedDirs: splitDirs(env.SAV_ALLOWED_DIRS) ?? [process.cwd()],
+    allowPrivateUrls: truthy(env.SAV_ALLOW_PRIVATE_URLS),
+    autoPull: truthy(env.SAV_AUTO_PULL),
+    limits: { ...DEFAULT_LIMITS },
+  };
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  return { ...fromEnv, ...defined, limits: { ...fromEnv.limits, ...(overrides.limits ?? {}) } };
+}
