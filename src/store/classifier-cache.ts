@@ -1,0 +1,99 @@
+import { LRUCache } from "lru-cache";
+import { buildClassifier, deserializeClassifier, serializeClassifier, type SavClassifier } from "../sav/index.js";
+import type { SavStore } from "./store.js";
+
+export const DEFAULT_CLASSIFIER_CACHE_BYTES = 256 * 1024 * 1024;
+
+export interface ClassifierCacheStats {
+  /** Served from memory. */
+  hits: number;
+  /** Restored from the state persisted in the store (e.g. after a restart). */
+  restored: number;
+  /** Built from the stored examples. */
+  builds: number;
+}
+
+export interface CachedClassifier {
+  classifier: SavClassifier;
+  exampleVersion: number;
+  /** Where it came from on this call. */
+  origin: "memory" | "store" | "built";
+}
+
+/** Approximate memory of a built classifier: its centroids dominate. */
+function classifierBytes(classifier: SavClassifier): number {
+  const labelBytes = classifier.labels.reduce((sum, label) => sum + 2 * label.length + 32, 0);
+  return classifier.centroids.byteLength + classifier.heads.length * 64 + labelBytes + 256;
+}
+
+/**
+ * Built classifiers keyed by `${taskId}:${exampleVersion}`, bounded by bytes. A query after a change
+ * finds no entry for the new version and builds once; the result is persisted with the version it was
+ * built from, so a restarted server restores it instead of rebuilding.
+ */
+export class ClassifierCache {
+  readonly stats: ClassifierCacheStats = { hits: 0, restored: 0, builds: 0 };
+  private readonly cache: LRUCache<string, SavClassifier>;
+
+  constructor(
+    private readonly store: SavStore,
+    options: { maxBytes?: number } = {},
+  ) {
+    this.cache = new LRUCache<string, SavClassifier>({
+      maxSize: Math.max(1, options.maxBytes ?? DEFAULT_CLASSIFIER_CACHE_BYTES),
+      sizeCalculation: (classifier) => Math.max(1, classifierBytes(classifier)),
+    });
+  }
+
+  /** The classifier for the task's current examples. Throws SavError when they cannot make one. */
+  get(task: { id: number; k: number; selection: SavClassifier["selection"]; shape: SavClassifier["shape"] }): CachedClassifier {
+    const version = this.store.exampleVersion(task.id);
+    if (version !== undefined) {
+      const cached = this.cache.get(key(task.id, version));
+      if (cached) {
+        this.stats.hits++;
+        return { classifier: cached, exampleVersion: version, origin: "memory" };
+      }
+      const persisted = this.store.getClassifierState(task.id);
+      if (persisted && persisted.exampleVersion === version) {
+        try {
+          const classifier = deserializeClassifier(persisted.state);
+          this.stats.restored++;
+          this.cache.set(key(task.id, version), classifier);
+          return { classifier, exampleVersion: version, origin: "store" };
+        } catch (error) {
+          // A state written by another version of the engine: rebuild from the examples instead.
+          process.stderr.write(`sav-mcp: rebuilding classifier of task ${task.id}: ${String(error)}\n`);
+        }
+      }
+    }
+    const { exampleVersion, examples } = this.store.loadTrainingSet(task.id);
+    const classifier = buildClassifier(
+      examples.map((e) => ({ vector: e.vectors, label: e.label })),
+      task.shape,
+      { k: task.k, selection: task.selection },
+    );
+    this.stats.builds++;
+    this.store.saveClassifierState(task.id, exampleVersion, serializeClassifier(classifier));
+    this.cache.set(key(task.id, exampleVersion), classifier);
+    return { classifier, exampleVersion, origin: "built" };
+  }
+
+  /** Drops every cached version of a task (after deleting it). */
+  forget(taskId: number): void {
+    const prefix = `${taskId}:`;
+    for (const k of [...this.cache.keys()]) if (k.startsWith(prefix)) this.cache.delete(k);
+  }
+
+  get size(): number {
+    return this.cache.size;
+  }
+
+  get calculatedBytes(): number {
+    return this.cache.calculatedSize;
+  }
+}
+
+function key(taskId: number, exampleVersion: number): string {
+  return `${taskId}:${exampleVersion}`;
+}

@@ -1,0 +1,437 @@
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import type { HeadShape } from "../model/types.js";
+import type { HeadSelection } from "../sav/index.js";
+import { migrate } from "./schema.js";
+import { float32ToLittleEndian, littleEndianToFloat32, shapeSize } from "./vectors.js";
+
+export const DATABASE_FILE = "sav.db";
+
+/** A task as stored. */
+export interface TaskRecord {
+  id: number;
+  name: string;
+  description: string | null;
+  prompt: string;
+  /** The closed label set, or null when any label is accepted. */
+  labels: string[] | null;
+  k: number;
+  selection: HeadSelection;
+  modelId: string;
+  modelFingerprint: string;
+  randomWeights: boolean;
+  shape: HeadShape;
+  /** Bumped on every change to the task's examples; classifiers are keyed by it. */
+  exampleVersion: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewTask {
+  name: string;
+  description?: string | null;
+  prompt: string;
+  labels?: string[] | null;
+  k: number;
+  selection: HeadSelection;
+  modelId: string;
+  modelFingerprint: string;
+  randomWeights: boolean;
+  shape: HeadShape;
+}
+
+export interface NewExample {
+  label: string;
+  text?: string | null;
+  /** sha256 of each image's bytes, in prompt order. */
+  imageHashes: string[];
+  /** Row-major [layers, heads, headDim] in the task's shape. */
+  vectors: Float32Array;
+}
+
+export interface ExampleRecord {
+  id: number;
+  taskId: number;
+  label: string;
+  text: string | null;
+  imageHashes: string[];
+  modelId: string;
+  modelFingerprint: string;
+  shape: HeadShape;
+  createdAt: string;
+}
+
+export interface ExampleWithVectors extends ExampleRecord {
+  vectors: Float32Array;
+}
+
+export interface TaskSummary extends TaskRecord {
+  exampleCount: number;
+  examplesPerLabel: Record<string, number>;
+}
+
+export interface ClassifierState {
+  exampleVersion: number;
+  state: Uint8Array;
+}
+
+export type StoreErrorCode = "duplicate-name" | "unknown-task" | "unknown-examples" | "shape-mismatch";
+
+export class StoreError extends Error {
+  readonly code: StoreErrorCode;
+  constructor(code: StoreErrorCode, message: string) {
+    super(message);
+    this.name = "StoreError";
+    this.code = code;
+  }
+}
+
+export interface StoreOptions {
+  /** Directory holding `sav.db`; created if missing. */
+  dataDir: string;
+  /** How long a writer waits for another process's lock before failing. */
+  busyTimeoutMs?: number;
+}
+
+interface TaskRow {
+  id: number;
+  name: string;
+  description: string | null;
+  prompt: string;
+  labels: string | null;
+  k: number;
+  selection: string;
+  model_id: string;
+  model_fingerprint: string;
+  random_weights: number;
+  layers: number;
+  heads: number;
+  head_dim: number;
+  example_version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+interface ExampleRow {
+  id: number;
+  task_id: number;
+  label: string;
+  text: string | null;
+  image_hashes: string;
+  model_id: string;
+  model_fingerprint: string;
+  layers: number;
+  heads: number;
+  head_dim: number;
+  created_at: string;
+  vectors?: Buffer;
+}
+
+function taskFromRow(row: TaskRow): TaskRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    prompt: row.prompt,
+    labels: row.labels === null ? null : (JSON.parse(row.labels) as string[]),
+    k: row.k,
+    selection: row.selection as HeadSelection,
+    modelId: row.model_id,
+    modelFingerprint: row.model_fingerprint,
+    randomWeights: row.random_weights !== 0,
+    shape: { layers: row.layers, heads: row.heads, headDim: row.head_dim },
+    exampleVersion: row.example_version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function exampleFromRow(row: ExampleRow): ExampleRecord {
+  return {
+    id: row.id,
+    taskId: row.task_id,
+    label: row.label,
+    text: row.text,
+    imageHashes: JSON.parse(row.image_hashes) as string[],
+    modelId: row.model_id,
+    modelFingerprint: row.model_fingerprint,
+    shape: { layers: row.layers, heads: row.heads, headDim: row.head_dim },
+    createdAt: row.created_at,
+  };
+}
+
+const now = (): string => new Date().toISOString();
+
+/**
+ * Tasks, examples and built classifier state in one SQLite file. Every mutation is a single
+ * IMMEDIATE transaction, so a killed process leaves each call either fully stored or not at all,
+ * and several processes can share the file (WAL + busy timeout).
+ */
+export class SavStore {
+  readonly file: string;
+  private readonly db: Database.Database;
+
+  constructor(options: StoreOptions) {
+    fs.mkdirSync(options.dataDir, { recursive: true });
+    this.file = path.join(options.dataDir, DATABASE_FILE);
+    this.db = new Database(this.file);
+    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
+    this.db.pragma("journal_mode = WAL");
+    // FULL: a commit survives a power cut too, not only a process crash; writes are rare and small.
+    this.db.pragma("synchronous = FULL");
+    this.db.pragma("foreign_keys = ON");
+    migrate(this.db);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  createTask(task: NewTask): TaskRecord {
+    const insert = this.db.transaction((): TaskRecord => {
+      if (this.findTaskRow(task.name)) {
+        throw new StoreError("duplicate-name", `A task named '${task.name}' already exists.`);
+      }
+      const stamp = now();
+      const info = this.db
+        .prepare(
+          `INSERT INTO tasks (name, description, prompt, labels, k, selection, model_id, model_fingerprint,
+             random_weights, layers, heads, head_dim, example_version, created_at, updated_at)
+           VALUES (@name, @description, @prompt, @labels, @k, @selection, @modelId, @modelFingerprint,
+             @randomWeights, @layers, @heads, @headDim, 0, @stamp, @stamp)`,
+        )
+        .run({
+          name: task.name,
+          description: task.description ?? null,
+          prompt: task.prompt,
+          labels: task.labels ? JSON.stringify(task.labels) : null,
+          k: task.k,
+          selection: task.selection,
+          modelId: task.modelId,
+          modelFingerprint: task.modelFingerprint,
+          randomWeights: task.randomWeights ? 1 : 0,
+          layers: task.shape.layers,
+          heads: task.shape.heads,
+          headDim: task.shape.headDim,
+          stamp,
+        });
+      return this.requireTaskById(Number(info.lastInsertRowid));
+    });
+    return insert.immediate();
+  }
+
+  /** Creates a task and its examples in one transaction (import). */
+  createTaskWithExamples(task: NewTask, examples: NewExample[]): TaskRecord {
+    const run = this.db.transaction((): TaskRecord => {
+      const created = this.createTask(task);
+      this.insertExamples(created, examples);
+      return this.requireTaskById(created.id);
+    });
+    return run.immediate();
+  }
+
+  getTask(name: string): TaskRecord | undefined {
+    const row = this.findTaskRow(name);
+    return row ? taskFromRow(row) : undefined;
+  }
+
+  getTaskById(id: number): TaskRecord | undefined {
+    const row = this.db.prepare("SELECT * FROM tasks WHERE id = ?").get(id) as TaskRow | undefined;
+    return row ? taskFromRow(row) : undefined;
+  }
+
+  taskNames(): string[] {
+    return (this.db.prepare("SELECT name FROM tasks ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+  }
+
+  listTasks(): TaskSummary[] {
+    const read = this.db.transaction((): TaskSummary[] => {
+      const tasks = (this.db.prepare("SELECT * FROM tasks ORDER BY name").all() as TaskRow[]).map(taskFromRow);
+      const counts = this.db
+        .prepare("SELECT task_id, label, COUNT(*) AS n FROM examples GROUP BY task_id, label ORDER BY label")
+        .all() as { task_id: number; label: string; n: number }[];
+      return tasks.map((task) => {
+        const examplesPerLabel: Record<string, number> = {};
+        let exampleCount = 0;
+        for (const c of counts) {
+          if (c.task_id !== task.id) continue;
+          examplesPerLabel[c.label] = c.n;
+          exampleCount += c.n;
+        }
+        return { ...task, exampleCount, examplesPerLabel };
+      });
+    });
+    return read();
+  }
+
+  /** Examples per label, labels in sorted order. */
+  labelCounts(taskId: number): Record<string, number> {
+    const rows = this.db
+      .prepare("SELECT label, COUNT(*) AS n FROM examples WHERE task_id = ? GROUP BY label ORDER BY label")
+      .all(taskId) as { label: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.label, r.n]));
+  }
+
+  /** Deletes the task, its examples and its classifier state. Returns false when no such task. */
+  deleteTask(name: string): boolean {
+    const run = this.db.transaction(() => this.db.prepare("DELETE FROM tasks WHERE name = ?").run(name).changes > 0);
+    return run.immediate();
+  }
+
+  /**
+   * Stores all examples or none, and bumps the task's example version.
+   * Fails if the task was deleted meanwhile (by this or another process).
+   */
+  addExamples(taskId: number, examples: NewExample[]): { ids: number[]; task: TaskRecord } {
+    const run = this.db.transaction(() => {
+      const task = this.getTaskById(taskId);
+      if (!task) throw new StoreError("unknown-task", `The task (id ${taskId}) no longer exists.`);
+      const ids = this.insertExamples(task, examples);
+      return { ids, task: this.requireTaskById(taskId) };
+    });
+    return run.immediate();
+  }
+
+  /**
+   * Removes examples by id (all must belong to the task, else nothing is removed) or every example
+   * with a label. Returns the removed ids.
+   */
+  removeExamples(taskId: number, which: { ids: number[] } | { label: string }): { removed: number[]; task: TaskRecord } {
+    const run = this.db.transaction(() => {
+      let ids: number[];
+      if ("ids" in which) {
+        const wanted = [...new Set(which.ids)];
+        const owned = new Set(
+          (this.db.prepare("SELECT id FROM examples WHERE task_id = ?").all(taskId) as { id: number }[]).map((r) => r.id),
+        );
+        const unknown = wanted.filter((id) => !owned.has(id));
+        if (unknown.length > 0) {
+          throw new StoreError("unknown-examples", `No example with id ${unknown.join(", ")} in this task.`);
+        }
+        ids = wanted;
+      } else {
+        ids = (
+          this.db.prepare("SELECT id FROM examples WHERE task_id = ? AND label = ?").all(taskId, which.label) as {
+            id: number;
+          }[]
+        ).map((r) => r.id);
+      }
+      const remove = this.db.prepare("DELETE FROM examples WHERE id = ? AND task_id = ?");
+      for (const id of ids) remove.run(id, taskId);
+      if (ids.length > 0) this.bumpVersion(taskId);
+      const task = this.getTaskById(taskId);
+      if (!task) throw new StoreError("unknown-task", `The task (id ${taskId}) no longer exists.`);
+      return { removed: ids.sort((a, b) => a - b), task };
+    });
+    return run.immediate();
+  }
+
+  /** Example metadata without vectors, in insertion order. */
+  listExamples(taskId: number, options: { limit?: number; offset?: number } = {}): ExampleRecord[] {
+    const rows = this.db
+      .prepare(
+        `SELECT id, task_id, label, text, image_hashes, model_id, model_fingerprint, layers, heads, head_dim, created_at
+         FROM examples WHERE task_id = ? ORDER BY id LIMIT ? OFFSET ?`,
+      )
+      .all(taskId, options.limit ?? -1, options.offset ?? 0) as ExampleRow[];
+    return rows.map(exampleFromRow);
+  }
+
+  /** All examples with vectors and the example version they correspond to, read from one snapshot. */
+  loadTrainingSet(taskId: number): { exampleVersion: number; examples: ExampleWithVectors[] } {
+    const read = this.db.transaction(() => {
+      const task = this.getTaskById(taskId);
+      if (!task) throw new StoreError("unknown-task", `The task (id ${taskId}) no longer exists.`);
+      const rows = this.db.prepare("SELECT * FROM examples WHERE task_id = ? ORDER BY id").all(taskId) as ExampleRow[];
+      const examples = rows.map((row) => ({ ...exampleFromRow(row), vectors: littleEndianToFloat32(row.vectors!) }));
+      return { exampleVersion: task.exampleVersion, examples };
+    });
+    return read();
+  }
+
+  exampleVersion(taskId: number): number | undefined {
+    const row = this.db.prepare("SELECT example_version FROM tasks WHERE id = ?").get(taskId) as
+      | { example_version: number }
+      | undefined;
+    return row?.example_version;
+  }
+
+  getClassifierState(taskId: number): ClassifierState | undefined {
+    const row = this.db.prepare("SELECT example_version, state FROM classifiers WHERE task_id = ?").get(taskId) as
+      | { example_version: number; state: Buffer }
+      | undefined;
+    return row ? { exampleVersion: row.example_version, state: new Uint8Array(row.state) } : undefined;
+  }
+
+  /**
+   * Persists a built classifier, unless the task's examples changed since `exampleVersion`
+   * (another call or process got there first): a stale state is never written.
+   */
+  saveClassifierState(taskId: number, exampleVersion: number, state: Uint8Array): boolean {
+    const run = this.db.transaction(() => {
+      if (this.exampleVersion(taskId) !== exampleVersion) return false;
+      this.db
+        .prepare(
+          `INSERT INTO classifiers (task_id, example_version, state, built_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT(task_id) DO UPDATE SET example_version = excluded.example_version, state = excluded.state,
+             built_at = excluded.built_at`,
+        )
+        .run(taskId, exampleVersion, Buffer.from(state.buffer, state.byteOffset, state.byteLength), now());
+      return true;
+    });
+    return run.immediate();
+  }
+
+  private insertExamples(task: TaskRecord, examples: NewExample[]): number[] {
+    const expected = shapeSize(task.shape);
+    const insert = this.db.prepare(
+      `INSERT INTO examples (task_id, label, text, image_hashes, model_id, model_fingerprint, layers, heads, head_dim,
+         vectors, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const stamp = now();
+    const ids: number[] = [];
+    for (const example of examples) {
+      if (example.vectors.length !== expected) {
+        throw new StoreError(
+          "shape-mismatch",
+          `An example has ${example.vectors.length} values; the task's shape ` +
+            `[${task.shape.layers}, ${task.shape.heads}, ${task.shape.headDim}] needs ${expected}.`,
+        );
+      }
+      const info = insert.run(
+        task.id,
+        example.label,
+        example.text ?? null,
+        JSON.stringify(example.imageHashes),
+        task.modelId,
+        task.modelFingerprint,
+        task.shape.layers,
+        task.shape.heads,
+        task.shape.headDim,
+        float32ToLittleEndian(example.vectors),
+        stamp,
+      );
+      ids.push(Number(info.lastInsertRowid));
+    }
+    if (examples.length > 0) this.bumpVersion(task.id);
+    return ids;
+  }
+
+  private bumpVersion(taskId: number): void {
+    this.db
+      .prepare("UPDATE tasks SET example_version = example_version + 1, updated_at = ? WHERE id = ?")
+      .run(now(), taskId);
+  }
+
+  private findTaskRow(name: string): TaskRow | undefined {
+    return this.db.prepare("SELECT * FROM tasks WHERE name = ?").get(name) as TaskRow | undefined;
+  }
+
+  private requireTaskById(id: number): TaskRecord {
+    const task = this.getTaskById(id);
+    if (!task) throw new StoreError("unknown-task", `The task (id ${id}) no longer exists.`);
+    return task;
+  }
+}
