@@ -1,0 +1,166 @@
+/**
+ * The per-head arithmetic shared by building, ranking and cross-validation.
+ *
+ * Everything works on dot products with class *sums* rather than centroids: the cosine to a mean equals the
+ * cosine to the sum, and sums can have one example (or a fold) subtracted in closed form. That is what makes
+ * leave-one-out scoring and cross-validation cheap.
+ */
+
+/**
+ * A class sum whose squared norm is below this fraction of its members' squared norms has cancelled out
+ * (its members point in opposite directions): it has no direction, so every cosine to it counts as 0,
+ * the same as a zero-length vector.
+ */
+const DEGENERATE_SUM_RATIO = 1e-12;
+
+export function inverseNorm(normSquared: number, memberNormSquared: number): number {
+  return normSquared > DEGENERATE_SUM_RATIO * memberNormSquared && normSquared > 0 ? 1 / Math.sqrt(normSquared) : 0;
+}
+
+/** Statistics of one head's training set against its class sums. */
+export interface HeadSums {
+  classCount: number;
+  labelOf: Int32Array;
+  /** N×C: x_j · S_c for every example j (training or not) and class sum S_c. */
+  dots: Float64Array;
+  /** N×C or null: amounts to subtract from `dots` (the contribution of examples held out of the sums). */
+  dotCorrections: Float64Array | null;
+  /** Per class: |S_c|² of the training sums. */
+  sumNormSquared: Float64Array;
+  /** Per class: Σ |x_j|² over the training members (the scale for the degenerate-sum test). */
+  memberNormSquared: Float64Array;
+  /** Per example: |x_j|². */
+  selfNormSquared: Float64Array;
+}
+
+export interface HeadScore {
+  /** Number of training examples whose nearest centroid is their own class. */
+  correct: number;
+  /** Σ over training examples of (cosine to own centroid − best cosine to another centroid). */
+  marginSum: number;
+}
+
+/**
+ * Scores one head: how many training examples have their own class as nearest centroid (exact ties go to the
+ * lowest label index), and the summed margin, with the same centroids. `heldOut[j] === 1` excludes example j
+ * (it must already be subtracted from the sums through `dotCorrections`). With `leaveOneOut`, each example is
+ * also removed from its own class sum before it is compared.
+ */
+export function scoreHead(
+  sums: HeadSums,
+  heldOut: Uint8Array | null,
+  leaveOneOut: boolean,
+  cosines: Float64Array,
+  inverseSumNorms: Float64Array,
+): HeadScore {
+  const { classCount, labelOf, dots, dotCorrections, sumNormSquared, memberNormSquared, selfNormSquared } = sums;
+  for (let c = 0; c < classCount; c++) inverseSumNorms[c] = inverseNorm(sumNormSquared[c]!, memberNormSquared[c]!);
+
+  let correct = 0;
+  let marginSum = 0;
+  const n = labelOf.length;
+  for (let j = 0; j < n; j++) {
+    if (heldOut !== null && heldOut[j] === 1) continue;
+    const own = labelOf[j]!;
+    const selfSquared = selfNormSquared[j]!;
+    const inverseSelf = selfSquared > 0 ? 1 / Math.sqrt(selfSquared) : 0;
+    const row = j * classCount;
+    let best = -1;
+    let bestCosine = -Infinity;
+    for (let c = 0; c < classCount; c++) {
+      let dot = dots[row + c]!;
+      if (dotCorrections !== null) dot -= dotCorrections[row + c]!;
+      let inverseSum = inverseSumNorms[c]!;
+      if (leaveOneOut && c === own) {
+        // |S − x|² = |S|² − 2 x·S + |x|²
+        const normSquared = sumNormSquared[c]! - 2 * dot + selfSquared;
+        inverseSum = inverseNorm(normSquared, memberNormSquared[c]! - selfSquared);
+        dot -= selfSquared;
+      }
+      const cosine = dot * inverseSelf * inverseSum;
+      cosines[c] = cosine;
+      if (cosine > bestCosine) {
+        bestCosine = cosine;
+        best = c;
+      }
+    }
+    if (best === own) correct++;
+    let bestOther = -Infinity;
+    for (let c = 0; c < classCount; c++) {
+      if (c !== own && cosines[c]! > bestOther) bestOther = cosines[c]!;
+    }
+    marginSum += cosines[own]! - bestOther;
+  }
+  return { correct, marginSum };
+}
+
+/** Orders heads best first: more correct, then larger summed margin, then lower (layer, head) index. */
+export function compareHeadScores(
+  correct: ArrayLike<number>,
+  marginSum: ArrayLike<number>,
+): (a: number, b: number) => number {
+  return (a, b) => correct[b]! - correct[a]! || marginSum[b]! - marginSum[a]! || a - b;
+}
+
+/** Copies head `head` (flat index layer*heads+head) of every example into `packed`, row j = example j. */
+export function packHead(
+  vectors: readonly Float32Array[],
+  head: number,
+  headDim: number,
+  packed: Float64Array,
+): void {
+  const offset = head * headDim;
+  for (let j = 0; j < vectors.length; j++) {
+    const vector = vectors[j]!;
+    const row = j * headDim;
+    for (let d = 0; d < headDim; d++) packed[row + d] = vector[offset + d]!;
+  }
+}
+
+/** Dot product of rows a and b (length `dim`) of `x`, accumulated in Float64. */
+function rowDot(x: Float64Array, a: number, b: number, dim: number): number {
+  let sum = 0;
+  for (let d = 0; d < dim; d++) sum += x[a + d]! * x[b + d]!;
+  return sum;
+}
+
+/**
+ * Gram matrix (n×n, symmetric, both halves written) of the rows of `x` (n×dim). This is the main cost of
+ * cross-validation, so one row is multiplied with four rows at once: each load of x[i] feeds four sums.
+ */
+export function gramMatrix(x: Float64Array, n: number, dim: number, gram: Float64Array): void {
+  for (let i = 0; i < n; i++) {
+    const a = i * dim;
+    let j = i;
+    for (; j + 3 < n; j += 4) {
+      const b0 = j * dim;
+      const b1 = b0 + dim;
+      const b2 = b1 + dim;
+      const b3 = b2 + dim;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let d = 0; d < dim; d++) {
+        const u = x[a + d]!;
+        s0 += u * x[b0 + d]!;
+        s1 += u * x[b1 + d]!;
+        s2 += u * x[b2 + d]!;
+        s3 += u * x[b3 + d]!;
+      }
+      gram[i * n + j] = s0;
+      gram[j * n + i] = s0;
+      gram[i * n + j + 1] = s1;
+      gram[(j + 1) * n + i] = s1;
+      gram[i * n + j + 2] = s2;
+      gram[(j + 2) * n + i] = s2;
+      gram[i * n + j + 3] = s3;
+      gram[(j + 3) * n + i] = s3;
+    }
+    for (; j < n; j++) {
+      const s = rowDot(x, a, j * dim, dim);
+      gram[i * n + j] = s;
+      gram[j * n + i] = s;
+    }
+  }
+}
