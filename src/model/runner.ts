@@ -210,15 +210,14 @@ export class Idefics3Runner implements HeadVectorExtractor {
     return { value, hit: false, preprocessMs, visionMs: performance.now() - visionStart };
   }
 
-  private async runDecoder(inputIds: number[], images: VisionFeatures[], layers: number): Promise<Float32Array> {
+  /** embed_tokens over the prompt, with the k-th <image> position replaced by the k-th image feature row. */
+  private async mergedEmbeddings(inputIds: number[], images: VisionFeatures[]): Promise<Float32Array> {
     const config = this.files.config;
     const hidden = config.text.hiddenSize;
     const length = inputIds.length;
     const embedOut = await this.embed.run({ input_ids: int64Tensor(inputIds, [1, length]) });
     const embeds = Float32Array.from(readFloats(embedOut[this.embed.outputNames[0]]));
     if (embeds.length !== length * hidden) throw new Error(`embed_tokens returned ${embeds.length} values; expected ${length * hidden}.`);
-
-    // The k-th <image> position takes the k-th image feature row, in prompt order.
     let row = 0;
     let image = 0;
     let offset = 0;
@@ -235,7 +234,14 @@ export class Idefics3Runner implements HeadVectorExtractor {
     }
     const featureRows = images.reduce((sum, f) => sum + f.features.length / hidden, 0);
     if (row !== featureRows) throw new Error(`The prompt has ${row} <image> tokens for ${featureRows} image feature rows.`);
+    return embeds;
+  }
 
+  private async runDecoder(inputIds: number[], images: VisionFeatures[], layers: number): Promise<Float32Array> {
+    const config = this.files.config;
+    const hidden = config.text.hiddenSize;
+    const length = inputIds.length;
+    const embeds = await this.mergedEmbeddings(inputIds, images);
     const decoder = await this.decoder(layers);
     const metadata = inputMetadata(decoder);
     const feeds: Record<string, ort.Tensor> = {};
@@ -300,9 +306,12 @@ export class Idefics3Runner implements HeadVectorExtractor {
     return result;
   }
 
-  /** Token ids of the prompt for images of the given grids (0×0 = one global view each). */
-  promptIds(grids: ImageGrid[], text: string): number[] {
-    return this.prompt.encode(grids, text);
+  /** The decoder's inputs for a request (token ids and merged embeddings), to verify the runner against references. */
+  async decoderInputs(request: ExtractRequest): Promise<{ inputIds: number[]; inputsEmbeds: Float32Array }> {
+    const visions = await Promise.all(request.images.map((bytes) => this.visionFeatures(bytes)));
+    const inputIds = this.prompt.encode(visions.map((v) => v.value.grid), request.text);
+    const inputsEmbeds = await this.queue.run(() => this.mergedEmbeddings(inputIds, visions.map((v) => v.value)));
+    return { inputIds, inputsEmbeds };
   }
 
   async close(): Promise<void> {
