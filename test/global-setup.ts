@@ -1,2 +1,9 @@
-// Placeholder until the tiny model generator lands (it will generate models/tiny-smolvlm here).
-export default async function setup(): Promise<void> {}
+import { defaultTinyModelDir, ensureTinyModel } from "../src/tiny/index.js";
+
+/**
+ * Generates models/tiny-smolvlm (tiny preset, seed 1, fp32 + q4 + int8) once per test run when it is
+ * missing or was made by another generator version; a current one is reused as is.
+ */
+export default async function setup(): Promise<void> {
+  await ensureTinyModel(defaultTinyModelDir());
+}
