@@ -120,6 +120,8 @@ export interface PullResult {
 export interface VerifyResult {
   ok: boolean;
   files: { path: string; ok: boolean; reason?: string }[];
+  /** The pull command that re-fetches this dtype set (bad files only), or null when the model is not pulled. */
+  repairCommand: string | null;
 }
 
 const DEFAULT_ENDPOINT = "https://huggingface.co";
@@ -662,7 +664,7 @@ export async function verifyModel(id: string, opts: RegistryOptions): Promise<Ve
       const present = dir !== null && existsSync(path.join(dir, f.path));
       return present ? { path: f.path, ok: true, reason: "generated; presence only" } : { path: f.path, ok: false, reason: "missing" };
     });
-    return { ok: results.every((r) => r.ok), files: results };
+    return { ok: results.every((r) => r.ok), files: results, repairCommand: null };
   }
   let dir: string;
   let dtypes: Record<Component, Dtype>;
@@ -708,7 +710,9 @@ export async function verifyModel(id: string, opts: RegistryOptions): Promise<Ve
     }
     results.push({ path: file.path, ok: true });
   }
-  return { ok: results.every((r) => r.ok), files: results };
+  const repairCommand =
+    manifest !== null && !usesModelDir(modelId, opts) ? `${installCommandFor(modelId)}${dtypeFlag(manifest, dtypes)}` : null;
+  return { ok: results.every((r) => r.ok), files: results, repairCommand };
 }
 
 /** Deletes a pulled model's directory. Generated models and `modelDir` are never deleted. */
