@@ -1,0 +1,72 @@
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { SavConfig } from "../config.js";
+import { ClassifierCache, DEFAULT_CLASSIFIER_CACHE_BYTES, SavStore } from "../store/index.js";
+import type { ImageSourceContext } from "./image-source.js";
+import { serverInstructions } from "./instructions.js";
+import type { ModelProvider } from "./models.js";
+import { registerResources } from "./resources.js";
+import { ClientRoots } from "./roots.js";
+import { SavService } from "./sav-service.js";
+import { registerTools } from "./tools/index.js";
+import { PACKAGE_VERSION } from "./version.js";
+
+export interface SavServerDeps {
+  config: SavConfig;
+  /** Supplies extractors (one per model id, shared). The caller owns it and closes it. */
+  models: ModelProvider;
+  /** An open store; by default the server opens one in config.dataDir and closes it in close(). */
+  store?: SavStore;
+  /** A classifier cache to share between servers on the same store. */
+  classifiers?: ClassifierCache;
+  classifierCacheBytes?: number;
+  /** Use the client's declared roots as extra allowed image directories (default true). */
+  useClientRoots?: boolean;
+  /** Overrides for URL loading (tests). */
+  imageLoading?: Pick<ImageSourceContext, "fetchImpl" | "lookup">;
+}
+
+export interface SavServer {
+  server: McpServer;
+  service: SavService;
+  /** Closes the MCP connection and the store if this server opened it. */
+  close(): Promise<void>;
+}
+
+/** Builds the MCP server: tools, resources and instructions over a store and a model provider. */
+export function createSavServer(deps: SavServerDeps): SavServer {
+  const ownsStore = deps.store === undefined;
+  const store = deps.store ?? new SavStore({ dataDir: deps.config.dataDir });
+  const server = new McpServer(
+    { name: "sav-mcp", title: "SAV few-shot image classifier", version: PACKAGE_VERSION },
+    {
+      instructions: serverInstructions(deps.config, deps.models.defaultModel),
+    },
+  );
+  const roots = deps.useClientRoots === false ? undefined : new ClientRoots(server.server);
+  const service = new SavService({
+    config: deps.config,
+    store,
+    models: deps.models,
+    classifiers: deps.classifiers ?? new ClassifierCache(store, { maxBytes: deps.classifierCacheBytes ?? DEFAULT_CLASSIFIER_CACHE_BYTES }),
+    extraAllowedDirs: roots ? () => roots.dirs() : undefined,
+    imageLoading: deps.imageLoading,
+    generator: `sav-mcp ${PACKAGE_VERSION}`,
+    onTasksChanged: () => {
+      if (server.isConnected()) server.sendResourceListChanged();
+    },
+  });
+  registerTools({ server, service, config: deps.config });
+  registerResources(server, service);
+
+  let closed = false;
+  return {
+    server,
+    service,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await server.close();
+      if (ownsStore) store.close();
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import { TINY_MODEL_ID, type SavConfig } from "../config.js";
+import { createExtractor, type RunnerOptions } from "../model/index.js";
+import type { HeadVectorExtractor } from "../model/types.js";
+import { listModels, ManifestError, ModelNotInstalledError, pullModel, resolveModel, type RegistryOptions } from "../model/registry/index.js";
+import { ToolError } from "./errors.js";
+import { ExtractorPool, type ExtractorRequestOptions, type ModelProvider } from "./models.js";
+import type { ModelListingView } from "./schemas.js";
+
+export const TINY_MODEL_NOTE =
+  `'${TINY_MODEL_ID}' is generated locally with random weights: it runs offline and exercises the whole pipeline, but its labels are not meaningful.`;
+
+export interface RegistryModelProviderOptions {
+  config: SavConfig;
+  /** Passed to every extractor (threads, caches). */
+  runner?: RunnerOptions;
+  /** Registry overrides (tests: a local hub endpoint, fetch). */
+  registry?: Partial<RegistryOptions>;
+}
+
+/** Models from the registry: resolved (and pulled when SAV_AUTO_PULL is set), loaded once per id and shared. */
+export function createModelProvider(options: RegistryModelProviderOptions): ModelProvider {
+  const { config } = options;
+  const registry: RegistryOptions = {
+    modelsDir: config.modelsDir,
+    modelDir: config.modelDir,
+    defaultModel: config.defaultModel,
+    ...options.registry,
+  };
+
+  async function resolve(modelId: string, request: ExtractorRequestOptions) {
+    try {
+      return await resolveModel(modelId, registry);
+    } catch (error) {
+      if (error instanceof ModelNotInstalledError && config.autoPull) {
+        request.onProgress?.(`downloading model ${modelId}`, 0);
+        await pullModel(modelId, {
+          ...registry,
+          onProgress: (p) =>
+            request.onProgress?.(
+              `downloading model ${modelId}: ${Math.round(p.overallReceived / 1e6)} of ${Math.round(p.overallTotal / 1e6)} MB`,
+              p.overallTotal > 0 ? p.overallReceived / p.overallTotal : undefined,
+            ),
+        });
+        return resolveModel(modelId, registry);
+      }
+      if (error instanceof ModelNotInstalledError) {
+        throw new ToolError(`${error.message} (in a terminal), then retry; or pick an installed model from list_models (e.g. '${TINY_MODEL_ID}' for a random-weight test model).`);
+      }
+      if (error instanceof ManifestError) {
+        const known = (await listModels(registry)).map((m) => m.id);
+        throw new ToolError(`Unknown model '${modelId}'. Known models: ${known.join(", ")}. list_models shows which are installed.`);
+      }
+      throw error;
+    }
+  }
+
+  const pool = new ExtractorPool(async (modelId, request): Promise<HeadVectorExtractor> => {
+    const resolved = await resolve(modelId, request);
+    request.onProgress?.(`loading model ${modelId}`);
+    return createExtractor(
+      { id: resolved.id, dir: resolved.dir, dtypes: resolved.dtypes, randomWeights: resolved.randomWeights },
+      { maxImagePixels: config.limits.maxImagePixels, ...options.runner },
+    );
+  });
+
+  return {
+    defaultModel: config.defaultModel,
+    extractor: (modelId, request) => pool.get(modelId, request),
+    async listModels(): Promise<ModelListingView[]> {
+      return (await listModels(registry)).map((m) => ({
+        id: m.id,
+        title: m.title,
+        installed: m.installed,
+        isDefault: m.isDefault,
+        randomWeights: m.randomWeights,
+        downloadBytes: m.downloadBytes > 0 ? m.downloadBytes : null,
+        installCommand: m.installed ? null : m.installCommand,
+        ...(m.randomWeights ? { note: TINY_MODEL_NOTE } : {}),
+      }));
+    },
+    close: () => pool.close(),
+  };
+}

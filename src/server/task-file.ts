@@ -1,0 +1,131 @@
+import { z } from "zod";
+import type { HeadShape } from "../model/types.js";
+import { float32ToLittleEndian, littleEndianToFloat32, shapeSize, type ExampleWithVectors, type TaskRecord } from "../store/index.js";
+import { ToolError } from "./errors.js";
+
+/** Identifies the portable task file format (docs/task-format.md). */
+export const TASK_FILE_FORMAT = "sav-mcp/task";
+export const TASK_FILE_VERSION = 1;
+/** Larger files are refused before parsing: JSON.parse holds the whole text in memory. */
+export const MAX_TASK_FILE_BYTES = 512 * 1024 * 1024;
+
+const shapeSchema = z.object({
+  layers: z.number().int().positive(),
+  heads: z.number().int().positive(),
+  headDim: z.number().int().positive(),
+});
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export const taskFileSchema = z.object({
+  format: z.literal(TASK_FILE_FORMAT),
+  version: z.literal(TASK_FILE_VERSION),
+  exportedAt: z.string().optional(),
+  generator: z.string().optional(),
+  task: z.object({
+    name: z.string().min(1),
+    description: z.string().nullable().optional(),
+    prompt: z.string().min(1),
+    labels: z.array(z.string().min(1)).nullable().optional(),
+    heads: z.number().int().positive(),
+    selection: z.enum(["in-sample", "leave-one-out"]),
+  }),
+  model: z.object({
+    id: z.string().min(1),
+    fingerprint: z.string().min(1),
+    shape: shapeSchema,
+    randomWeights: z.boolean().optional(),
+  }),
+  examples: z.array(
+    z.object({
+      label: z.string().min(1),
+      text: z.string().nullable().optional(),
+      imageSha256: z.array(z.string()).optional(),
+      shape: shapeSchema,
+      vectors: z.string().regex(BASE64, "vectors must be standard base64 (no data: prefix, no line breaks)"),
+    }),
+  ),
+});
+
+export type TaskFile = z.infer<typeof taskFileSchema>;
+
+export interface DecodedTaskFile {
+  file: TaskFile;
+  examples: { label: string; text: string | null; imageHashes: string[]; vectors: Float32Array }[];
+}
+
+export function encodeTaskFile(task: TaskRecord, examples: ExampleWithVectors[], generator: string): TaskFile {
+  return {
+    format: TASK_FILE_FORMAT,
+    version: TASK_FILE_VERSION,
+    exportedAt: new Date().toISOString(),
+    generator,
+    task: {
+      name: task.name,
+      description: task.description,
+      prompt: task.prompt,
+      labels: task.labels,
+      heads: task.k,
+      selection: task.selection,
+    },
+    model: { id: task.modelId, fingerprint: task.modelFingerprint, shape: task.shape, randomWeights: task.randomWeights },
+    examples: examples.map((e) => ({
+      label: e.label,
+      text: e.text,
+      imageSha256: e.imageHashes,
+      shape: e.shape,
+      vectors: float32ToLittleEndian(e.vectors).toString("base64"),
+    })),
+  };
+}
+
+function sameShape(a: HeadShape, b: HeadShape): boolean {
+  return a.layers === b.layers && a.heads === b.heads && a.headDim === b.headDim;
+}
+
+const describeShape = (s: HeadShape): string => `[${s.layers}, ${s.heads}, ${s.headDim}]`;
+
+/** Parses and checks a task file's text; every problem is a ToolError naming the field. */
+export function decodeTaskFile(text: string, origin: string): DecodedTaskFile {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ToolError(`'${origin}' is not JSON (${(error as Error).message}). Give a file written by export_task (format ${TASK_FILE_FORMAT}).`);
+  }
+  const parsed = taskFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues
+      .slice(0, 5)
+      .map((issue) => `${issue.path.join(".") || "(top level)"}: ${issue.message}`)
+      .join("; ");
+    throw new ToolError(
+      `'${origin}' is not a valid ${TASK_FILE_FORMAT} version ${TASK_FILE_VERSION} file: ${issues}. See docs/task-format.md for the format.`,
+    );
+  }
+  const file = parsed.data;
+  const labels = file.task.labels ?? null;
+  const expected = shapeSize(file.model.shape);
+  const examples = file.examples.map((example, index) => {
+    if (!sameShape(example.shape, file.model.shape)) {
+      throw new ToolError(
+        `Example ${index} of '${origin}' has shape ${describeShape(example.shape)} but the file's model has ${describeShape(file.model.shape)}. The file is inconsistent; export it again.`,
+      );
+    }
+    if (labels && !labels.includes(example.label)) {
+      throw new ToolError(`Example ${index} of '${origin}' has label '${example.label}', which is not in the task's labels (${labels.join(", ")}).`);
+    }
+    const bytes = Buffer.from(example.vectors, "base64");
+    if (bytes.byteLength !== expected * 4) {
+      throw new ToolError(
+        `Example ${index} of '${origin}' holds ${bytes.byteLength} bytes of vectors; shape ${describeShape(example.shape)} needs ${expected * 4} (float32). The file is truncated or corrupt.`,
+      );
+    }
+    const vectors = littleEndianToFloat32(bytes);
+    for (const value of vectors) {
+      if (!Number.isFinite(value)) throw new ToolError(`Example ${index} of '${origin}' contains a non-finite value. The file is corrupt.`);
+    }
+    return { label: example.label, text: example.text ?? null, imageHashes: example.imageSha256 ?? [], vectors };
+  });
+  return { file, examples };
+}

@@ -1,0 +1,32 @@
+import { z } from "zod";
+import { taskRefSchema } from "../schemas.js";
+import { runTool, type ToolDeps } from "./shared.js";
+
+export const DELETE_TASK = "delete_task";
+
+/** Registers delete_task. */
+export function registerDeleteTask({ server, service }: ToolDeps): void {
+  server.registerTool(
+    DELETE_TASK,
+    {
+      title: "Delete a task and all its examples",
+      description:
+        "Permanently delete a task, its stored examples and its classifier. This cannot be undone; export_task first to keep a copy. " +
+        "Use remove_examples instead to drop only some examples.",
+      inputSchema: z.object({ task: taskRefSchema }),
+      outputSchema: z.object({
+        deleted: z.string().describe("Name of the deleted task"),
+        examplesRemoved: z.number().int().describe("Examples deleted with it"),
+      }),
+      annotations: {
+        title: "Delete a task and all its examples",
+        readOnlyHint: false,
+        destructiveHint: true,
+        // Deleting again changes nothing (the call is refused: no such task).
+        idempotentHint: true,
+        openWorldHint: false,
+      },
+    },
+    async (args) => runTool(() => service.deleteTask(args.task)),
+  );
+}
