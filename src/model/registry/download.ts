@@ -83,12 +83,15 @@ class IdleTimer {
   fired = false;
   private timer: NodeJS.Timeout | undefined;
 
+  private readonly onParentAbort: () => void;
+
   constructor(
     private readonly ms: number,
-    parent?: AbortSignal,
+    private readonly parent?: AbortSignal,
   ) {
+    this.onParentAbort = () => this.controller.abort(parent?.reason);
     if (parent?.aborted) this.controller.abort(parent.reason);
-    parent?.addEventListener("abort", () => this.controller.abort(parent.reason), { once: true });
+    parent?.addEventListener("abort", this.onParentAbort, { once: true });
     this.touch();
   }
 
@@ -102,6 +105,7 @@ class IdleTimer {
 
   stop(): void {
     clearTimeout(this.timer);
+    this.parent?.removeEventListener("abort", this.onParentAbort);
   }
 }
 

@@ -135,16 +135,9 @@ function tokenOf(opts: RegistryOptions): string | undefined {
   return token === undefined || token.trim() === "" ? undefined : token.trim();
 }
 
-interface TinyModule {
-  ensureTinyModel(outDir: string): Promise<unknown>;
-  defaultTinyModelDir(): string;
-}
-
-/** The tiny generator is loaded lazily: listing or pulling real models never needs it. */
-async function loadTiny(): Promise<TinyModule> {
-  // A variable specifier keeps this module compiling while src/tiny is being written in parallel.
-  const specifier = "../../tiny/index.js";
-  return (await import(specifier)) as TinyModule;
+/** The tiny generator is loaded lazily: listing or pulling real models never needs it (nor onnx-proto). */
+async function loadTiny(): Promise<typeof import("../../tiny/index.js")> {
+  return import("../../tiny/index.js");
 }
 
 async function tinyDir(): Promise<string | null> {
@@ -405,10 +398,9 @@ export async function resolveModel(
   if (isGenerated(manifest, manifest.id)) {
     const tiny = await loadTiny();
     const dir = tiny.defaultTinyModelDir();
-    const made = await tiny.ensureTinyModel(dir);
     return {
       id: manifest.id,
-      dir: typeof made === "string" ? made : dir,
+      dir: await tiny.ensureTinyModel(dir),
       dtypes: chooseDtypes(manifest, opts.dtypes),
       randomWeights: true,
       manifest,
