@@ -8,6 +8,11 @@ import { shapeImage, writeShapeImages } from "../support/images.js";
 import { call, callOk, startHarness, textOf, type Harness } from "../support/mcp-harness.js";
 import { makeTempDir } from "../support/temp-dir.js";
 
+function resourceText(result: { contents: ({ text: string } | { blob: string })[] }): string {
+  const first = result.contents[0]!;
+  return "text" in first ? first.text : "";
+}
+
 interface ClassifyOutput {
   heads: number;
   results: { index: number; label: string; share: number; votes: Record<string, number>; heads?: { layer: number; head: number; vote: string; similarity: number }[] }[];
@@ -81,7 +86,7 @@ describe("whole scenario through an in-memory MCP client on the tiny model", () 
     ];
     const added = (await client.callTool({ name: "add_examples", arguments: { task: "shapes", examples } }, undefined, {
       onprogress: (p) => progress.push(p),
-    })) as { structuredContent: { added: { id: number; index: number }[]; examplesPerLabel: Record<string, number>; ready: boolean } };
+    })) as unknown as { structuredContent: { added: { id: number; index: number }[]; examplesPerLabel: Record<string, number>; ready: boolean } };
     expect(added.structuredContent.added.map((a) => a.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(added.structuredContent.examplesPerLabel).toEqual({ circle: 4, square: 4 });
     expect(added.structuredContent.ready).toBe(true);
@@ -155,9 +160,9 @@ describe("whole scenario through an in-memory MCP client on the tiny model", () 
     const uris = listed.resources.map((r) => r.uri);
     expect(uris).toContain("sav://tasks");
     expect(uris).toContain("sav://tasks/shapes");
-    const all = JSON.parse((await client.readResource({ uri: "sav://tasks" })).contents[0]!.text as string);
+    const all = JSON.parse(resourceText(await client.readResource({ uri: "sav://tasks" })));
     expect(all.tasks.map((t: { name: string }) => t.name)).toEqual(["shapes"]);
-    const one = JSON.parse((await client.readResource({ uri: "sav://tasks/shapes" })).contents[0]!.text as string);
+    const one = JSON.parse(resourceText(await client.readResource({ uri: "sav://tasks/shapes" })));
     expect(one.selectedHeads).toHaveLength(8);
     await expect(client.readResource({ uri: "sav://tasks/nope" })).rejects.toThrow(/Unknown task 'nope'/);
   });
