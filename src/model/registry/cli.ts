@@ -63,11 +63,17 @@ function dtypeSummary(dtypes: Record<string, string>): string {
   return ["vision_encoder", "embed_tokens", "decoder_model_merged"].map((c) => dtypes[c] ?? "?").join("/");
 }
 
+function sizeCell(m: ModelListing): string {
+  if (m.installed) return formatBytes(m.installedBytes);
+  if (m.downloadBytesExact) return m.downloadBytes > 0 ? formatBytes(m.downloadBytes) : "-";
+  return m.downloadBytes > 0 ? `>= ${formatBytes(m.downloadBytes)}` : "unknown";
+}
+
 function listingTable(listings: ModelListing[]): string {
   const rows = listings.map((m) => [
     `${m.id}${m.isDefault ? " (default)" : ""}`,
     m.installed ? "yes" : "no",
-    m.installed ? formatBytes(m.installedBytes) : m.downloadBytes > 0 ? `${m.downloadBytesExact ? "" : "~"}${formatBytes(m.downloadBytes)}` : "-",
+    sizeCell(m),
     dtypeSummary(m.dtypes),
     m.randomWeights ? "random weights" : m.installed ? (m.dir ?? "") : (m.installCommand ?? "generated on first use"),
   ]);

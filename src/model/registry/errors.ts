@@ -62,6 +62,17 @@ export function errorCode(err: unknown): string | undefined {
   return code;
 }
 
+/** undici's own message is just "fetch failed"; the cause says what happened ("bad port", "other side closed"). */
+function innermostMessage(err: unknown): string {
+  let message = err instanceof Error ? err.message : String(err);
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if (current.message) message = current.message;
+    current = current.cause;
+  }
+  return message;
+}
+
 export function offlineError(endpoint: string, code: string, cause?: unknown): HubError {
   return new HubError(
     "offline",
@@ -103,7 +114,7 @@ export function networkError(err: unknown, endpoint: string, file: string): HubE
       { retryable: true, cause: err },
     );
   }
-  const detail = code ?? (err instanceof Error ? err.message : String(err));
+  const detail = code ?? innermostMessage(err);
   return new HubError(
     "http",
     `The connection to ${endpoint} failed while downloading ${file} (${detail}).`,

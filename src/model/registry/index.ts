@@ -68,7 +68,10 @@ export interface ModelListing {
   repo: string | null;
   installed: boolean;
   dir: string | null;
-  /** Bytes a pull of `dtypes` fetches (configs included); rounded when `downloadBytesExact` is false. */
+  /**
+   * Bytes a pull of `dtypes` fetches (configs included). When `downloadBytesExact` is false some sizes are unknown:
+   * the figure is then a lower bound from the rounded sizes that are known (0 when none is).
+   */
   downloadBytes: number;
   downloadBytesExact: boolean;
   installedBytes: number;
