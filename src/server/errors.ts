@@ -16,9 +16,15 @@ export class ToolError extends Error {
 
 const AGENT_FACING_NAMES = new Set(["ModelNotInstalledError", "HubError", "ManifestError", "ModelFileError"]);
 
+/** A cancelled call (the runner and fetch throw errors named AbortError). */
+export function isCancellation(error: unknown): boolean {
+  return error instanceof Error && error.name === "AbortError";
+}
+
 /** Errors whose own message is already written for the agent. */
 export function isAgentFacingError(error: unknown): error is Error {
   return (
+    isCancellation(error) ||
     error instanceof ToolError ||
     error instanceof ImageSourceError ||
     error instanceof ImageError ||
@@ -31,6 +37,7 @@ export function isAgentFacingError(error: unknown): error is Error {
 
 /** The text of an isError result for any thrown value. */
 export function errorText(error: unknown): string {
+  if (isCancellation(error)) return "The call was cancelled; nothing was stored by it.";
   if (isAgentFacingError(error)) return error.message;
   const message = error instanceof Error ? error.message : String(error);
   return `Unexpected error in sav-mcp: ${message}. Nothing was changed by this call unless its result said so; retry, and report the problem if it persists.`;

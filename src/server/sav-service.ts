@@ -670,7 +670,7 @@ export class SavService {
     const label = example.label.trim();
     if (label === "") throw new ToolError("The label is empty.");
     if (task.labels && !task.labels.includes(label)) {
-      throw new ToolError(`Label '${label}' is not one of task '${task.name}' labels: ${quoteList(task.labels)}. Use one of those (labels are case-sensitive).`);
+      throw new ToolError(`Label '${label}' is not one of the labels of task '${task.name}': ${quoteList(task.labels)}. Use one of those (labels are case-sensitive).`);
     }
     const hasOne = example.image !== undefined;
     const hasMany = example.images !== undefined && example.images.length > 0;
