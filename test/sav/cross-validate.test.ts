@@ -9,7 +9,7 @@ import {
   type LabelledVector,
 } from "../../src/sav/index.js";
 import { assignFolds } from "../../src/sav/folds.js";
-import { structuredData } from "./helpers.js";
+import { seededRandom, structuredData } from "./helpers.js";
 
 const shape: HeadShape = { layers: 4, heads: 3, headDim: 6 };
 const labels = ["a", "b", "c"];
@@ -77,6 +77,28 @@ describe("cross-validation equals rebuilding the classifier without the held-out
     for (const selection of ["in-sample", "leave-one-out"] as const) {
       const loo = crossValidate(examples, shape, { k: 4, selection });
       const nFold = crossValidate(examples, shape, { k: 4, selection, folds: examples.length });
+      expect(nFold.predictions).toEqual(loo.predictions);
+      expect(nFold.accuracyByHeadCount).toEqual(loo.accuracyByHeadCount);
+    }
+  });
+});
+
+describe("cross-validation with exact ties", () => {
+  it("leave-one-out's fast path agrees with the general k-fold path on tie-heavy integer data", () => {
+    // Entries in {0, 1, 2}: dot products and norms are exact, so exact cosine ties between classes are common.
+    const tiny: HeadShape = { layers: 2, heads: 2, headDim: 2 };
+    const random = seededRandom(9);
+    const tied: LabelledVector[] = [];
+    for (let e = 0; e < 5; e++) {
+      for (const label of ["p", "q", "r"]) {
+        const vector = Float32Array.from({ length: 8 }, () => Math.floor(random() * 3));
+        vector[0] = 1; // never an all-zero vector; single zero heads (cosine 0 everywhere) are allowed
+        tied.push({ label, vector });
+      }
+    }
+    for (const selection of ["in-sample", "leave-one-out"] as const) {
+      const loo = crossValidate(tied, tiny, { k: 2, selection });
+      const nFold = crossValidate(tied, tiny, { k: 2, selection, folds: tied.length });
       expect(nFold.predictions).toEqual(loo.predictions);
       expect(nFold.accuracyByHeadCount).toEqual(loo.accuracyByHeadCount);
     }

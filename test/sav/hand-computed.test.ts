@@ -100,6 +100,20 @@ describe("head ranking, computed by hand", () => {
     ]);
   });
 
+  it("breaks an exact tie between centroids towards the lowest label index when scoring", () => {
+    // One 2-d head. S_first = (1,0) + (0,1) = (1,1), S_second = 2 × (1,−1) = (2,−2). (1,0) has cosine 1/√2 to
+    // both: a tie that counts as correct only when its own label sorts first. The other examples are clear.
+    const oneHead: HeadShape = { layers: 1, heads: 1, headDim: 2 };
+    const data = (first: string, second: string): LabelledVector[] => [
+      { label: first, vector: Float32Array.of(1, 0) },
+      { label: first, vector: Float32Array.of(0, 1) },
+      { label: second, vector: Float32Array.of(1, -1) },
+      { label: second, vector: Float32Array.of(1, -1) },
+    ];
+    expect(rankHeads(data("a", "b"), oneHead)[0]!.score).toBe(1);
+    expect(rankHeads(data("b", "a"), oneHead)[0]!.score).toBe(0.75);
+  });
+
   it("averages raw vectors (not their directions) into a centroid", () => {
     const oneHead: HeadShape = { layers: 1, heads: 1, headDim: 2 };
     const classifier = buildClassifier(
