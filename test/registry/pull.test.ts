@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { readFile, readdir, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, rm, stat, truncate, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -142,6 +142,19 @@ describe("pullModel against a local hub", () => {
     await pullModel("fake-smolvlm", options());
     const gets = hub.gets(VISION);
     expect(gets[gets.length - 1]?.range).toBe("bytes=40000-");
+    expect((await readFile(path.join(modelsDir, "fake-smolvlm", VISION))).equals(files.get(VISION) as Buffer)).toBe(true);
+    expect(existsSync(partial)).toBe(false);
+  });
+
+  it("finishes a complete .partial file left before its rename without downloading it again", async () => {
+    const partial = path.join(modelsDir, "fake-smolvlm", `${VISION}.partial`);
+    await mkdir(path.dirname(partial), { recursive: true });
+    await writeFile(partial, files.get(VISION) as Buffer);
+    const result = await pullModel("fake-smolvlm", options());
+    const size = files.get(VISION)?.length ?? 0;
+    expect(hub.gets(VISION).map((r) => r.range)).toEqual([`bytes=${size}-`]); // answered 416
+    const others = defaultFiles().filter((p) => p !== VISION);
+    expect(result.downloadedBytes).toBe(others.reduce((sum, p) => sum + (files.get(p)?.length ?? 0), 0));
     expect((await readFile(path.join(modelsDir, "fake-smolvlm", VISION))).equals(files.get(VISION) as Buffer)).toBe(true);
     expect(existsSync(partial)).toBe(false);
   });

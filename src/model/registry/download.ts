@@ -194,10 +194,11 @@ export async function sha256File(file: string): Promise<string> {
   return hash.digest("hex");
 }
 
-function parseContentRange(value: string | null): { start: number; total: number | null } | null {
-  const match = value === null ? null : /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(value.trim());
+/** `bytes 100-199/1000` from a 206, or the 416 form with `*` in place of the range (then start is null). */
+function parseContentRange(value: string | null): { start: number | null; total: number | null } | null {
+  const match = value === null ? null : /^bytes (?:(\d+)-\d+|\*)\/(\d+|\*)$/.exec(value.trim());
   if (match === null) return null;
-  return { start: Number(match[1]), total: match[2] === "*" ? null : Number(match[2]) };
+  return { start: match[1] === undefined ? null : Number(match[1]), total: match[2] === "*" ? null : Number(match[2]) };
 }
 
 /** One attempt: resume `<dest>.partial` from its current size, verify, rename into place. */
