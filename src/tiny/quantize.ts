@@ -45,8 +45,8 @@ function roundHalfAway(x: number): number {
 
 /** numpy `round`: halves to even. */
 function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  const r = Math.round(x); // halves go up
+  return r - x === 0.5 && (r & 1) !== 0 ? r - 1 : r;
 }
 
 export const Q4_BLOCK_SIZE = 32;
@@ -60,28 +60,41 @@ export function quantizeBlockwise4(weight: Float32Array, K: number, N: number, b
   const blob = blockSize / 2;
   const packed = new Uint8Array(N * kBlocks * blob);
   const scales = new Float32Array(N * kBlocks);
-  for (let n = 0; n < N; n++) {
-    for (let blk = 0; blk < kBlocks; blk++) {
-      const r0 = blk * blockSize;
-      const r1 = Math.min(r0 + blockSize, K);
-      let min = Number.MAX_VALUE;
-      let max = -Number.MAX_VALUE;
-      for (let r = r0; r < r1; r++) {
-        const v = weight[r * N + n] as number;
-        if (v < min) min = v;
-        if (v > max) max = v;
+  const min = new Float64Array(N);
+  const max = new Float64Array(N);
+  const reciprocal = new Float64Array(N);
+  // Rows are contiguous in the [K, N] weight, so walk each block row by row over all columns.
+  for (let blk = 0; blk < kBlocks; blk++) {
+    const r0 = blk * blockSize;
+    const r1 = Math.min(r0 + blockSize, K);
+    min.fill(Number.MAX_VALUE);
+    max.fill(-Number.MAX_VALUE);
+    for (let r = r0; r < r1; r++) {
+      const row = r * N;
+      for (let n = 0; n < N; n++) {
+        const v = weight[row + n] as number;
+        if (v < (min[n] as number)) min[n] = v;
+        if (v > (max[n] as number)) max[n] = v;
       }
-      const signedMax = Math.abs(max) > Math.abs(min) ? max : min;
-      const scale = Math.fround(signedMax / -8);
+    }
+    for (let n = 0; n < N; n++) {
+      const lo = min[n] as number;
+      const hi = max[n] as number;
+      const scale = Math.fround((Math.abs(hi) > Math.abs(lo) ? hi : lo) / -8);
       scales[n * kBlocks + blk] = scale;
-      const reciprocal = scale !== 0 ? Math.fround(1 / scale) : 0;
-      const quant = (r: number): number => {
-        if (r >= r1) return 8;
-        const x = Math.fround(Math.fround((weight[r * N + n] as number) * reciprocal) + 8);
-        return Math.min(15, Math.max(0, roundHalfAway(x)));
-      };
-      for (let r = r0; r < r0 + blockSize; r += 2) {
-        packed[n * kBlocks * blob + r / 2] = (quant(r) & 0xf) | (quant(r + 1) << 4);
+      reciprocal[n] = scale !== 0 ? Math.fround(1 / scale) : 0;
+    }
+    for (let r = r0; r < r0 + blockSize; r++) {
+      const row = r * N;
+      const high = (r & 1) === 1;
+      for (let n = 0; n < N; n++) {
+        let q = 8; // rows past K (padding) hold the zero point
+        if (r < r1) {
+          const x = Math.fround(Math.fround((weight[row + n] as number) * (reciprocal[n] as number)) + 8);
+          q = Math.min(15, Math.max(0, roundHalfAway(x)));
+        }
+        const index = (n * kBlocks + blk) * blob + ((r - r0) >> 1);
+        packed[index] = high ? (packed[index] as number) | (q << 4) : q;
       }
     }
   }
