@@ -40,6 +40,7 @@ export interface DownloadResult {
 export type FileProgress = (received: number, total: number | null, networkDelta: number) => void;
 
 const SHA256_ETAG = /^[0-9a-f]{64}$/;
+const RESUME_REMEDY = "Run the pull again; it resumes where it stopped.";
 const MAX_REDIRECTS = 10;
 
 export function resolveUrl(endpoint: string, repo: string, revision: string, file: string): string {
@@ -229,7 +230,7 @@ async function attempt(
       const total = parseContentRange(response.headers.get("content-range"))?.total ?? hub.linkedSize;
       if (total !== offset) {
         await rm(partial, { force: true });
-        throw new HubError("http", `The partial download of ${file.path} did not match the remote file.`, "", {
+        throw new HubError("http", `The partial download of ${file.path} did not match the remote file.`, RESUME_REMEDY, {
           retryable: true,
         });
       }
@@ -254,7 +255,9 @@ async function attempt(
       if (range === null || range.start !== offset) {
         await response.body?.cancel();
         await rm(partial, { force: true });
-        throw new HubError("http", `The server resumed ${file.path} at the wrong offset.`, "", { retryable: true });
+        throw new HubError("http", `The server resumed ${file.path} at the wrong offset.`, RESUME_REMEDY, {
+          retryable: true,
+        });
       }
       total = range.total;
     } else {
@@ -278,7 +281,7 @@ async function attempt(
           const bytes = chunk as Uint8Array;
           if (expectedSize !== null && received + bytes.byteLength > expectedSize) {
             discardPartial = true;
-            throw new HubError("http", `${ctx.endpoint} sent more bytes for ${file.path} than expected.`, "", {
+            throw new HubError("http", `${ctx.endpoint} sent more bytes for ${file.path} than expected.`, RESUME_REMEDY, {
               retryable: true,
             });
           }
@@ -293,7 +296,7 @@ async function attempt(
       await handle.close();
     }
     if (expectedSize !== null && received < expectedSize) {
-      throw new HubError("http", `The download of ${file.path} stopped early.`, "", { retryable: true });
+      throw new HubError("http", `The download of ${file.path} stopped early.`, RESUME_REMEDY, { retryable: true });
     }
     return await finish(file, dest, partial, hub, received, hash.digest("hex"));
   } catch (err) {
