@@ -1,8 +1,8 @@
 /**
  * Seeded pseudo-random numbers for the generated weights.
  *
- * xoshiro128** seeded through splitmix32: fast in 32-bit integer arithmetic, so a full-size
- * (~250M parameter) model fills in about a second, and fully deterministic across platforms.
+ * xoshiro128** seeded through splitmix32: 32-bit integer arithmetic only, so it is fast enough for
+ * the full-size (~250M parameter) preset and gives the same bytes on every platform.
  * Every tensor draws from its own stream derived from (seed, tensor name), so a tensor's values do
  * not depend on the order in which tensors are generated, and the quantized variants see the same
  * float weights as the fp32 files.
@@ -29,47 +29,12 @@ function hashLabel(label: string): number {
   return h >>> 0;
 }
 
-export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
-
-  constructor(seed: number, label = "") {
-    const mix = splitmix32((seed >>> 0) ^ hashLabel(label));
-    this.a = mix();
-    this.b = mix();
-    this.c = mix();
-    this.d = mix();
-    if ((this.a | this.b | this.c | this.d) === 0) this.d = 1;
-  }
-
-  /** Next 32-bit unsigned integer. */
-  nextUint32(): number {
-    const result = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
-    const t = this.b << 9;
-    this.c ^= this.a;
-    this.d ^= this.b;
-    this.b ^= this.c;
-    this.a ^= this.d;
-    this.c ^= t;
-    this.d = rotl(this.d, 11);
-    return result;
-  }
-
-  state(): { a: number; b: number; c: number; d: number } {
-    return { a: this.a, b: this.b, c: this.c, d: this.d };
-  }
-
-  /** Uniform in [0, 1) with 24 bits, exactly representable in float32. */
-  nextUnit(): number {
-    return (this.nextUint32() >>> 8) * 5.960464477539063e-8;
-  }
-}
-
-/** Rotate left; stays int32 (no `>>> 0`) so V8 keeps the state in small integers, not doubles. */
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
+/** xoshiro128** state for one (seed, label) stream, seeded through splitmix32. */
+function seedState(seed: number, label: string): [number, number, number, number] {
+  const mix = splitmix32((seed >>> 0) ^ hashLabel(label));
+  const state: [number, number, number, number] = [mix() | 0, mix() | 0, mix() | 0, mix() | 0];
+  if ((state[0] | state[1] | state[2] | state[3]) === 0) state[3] = 1;
+  return state;
 }
 
 const SQRT3 = Math.sqrt(3);
@@ -79,18 +44,13 @@ const SQRT3 = Math.sqrt(3);
  * values, so activations stay finite through many random layers).
  */
 export function uniformTensor(seed: number, label: string, size: number, std: number, mean = 0): Float32Array {
-  const rng = new Rng(seed, label);
   const out = new Float32Array(size);
   const halfWidth = std * SQRT3;
   const width = 2 * halfWidth;
   const low = mean - halfWidth;
-  // Same sequence as rng.nextUnit(), inlined with local state: this loop fills ~250M values for the
-  // full-size preset.
-  let { a, b, c, d } = rng.state();
-  a |= 0;
-  b |= 0;
-  c |= 0;
-  d |= 0;
+  // xoshiro128** on int32 locals (V8 keeps them as small integers; this loop fills ~250M values for
+  // the full-size preset). Each value takes the top 24 bits, exactly representable in float32.
+  let [a, b, c, d] = seedState(seed, label);
   for (let i = 0; i < size; i++) {
     const m = Math.imul(b, 5);
     const result = Math.imul((m << 7) | (m >>> 25), 9);
