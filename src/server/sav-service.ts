@@ -460,7 +460,7 @@ export class SavService {
     } catch (error) {
       if (error instanceof SavError) {
         throw new ToolError(
-          `Task '${task.name}' cannot be evaluated yet: ${error.message}. Examples per label now: ${describeCounts(counts)}. ` +
+          `Task '${task.name}' cannot be evaluated yet: ${withoutFinalPeriod(error.message)}. Examples per label now: ${describeCounts(counts)}. ` +
             "Add examples with add_examples" +
             (typeof folds === "number" ? ", or use fewer folds / folds: \"leave-one-out\"." : "."),
         );
@@ -729,7 +729,7 @@ export class SavService {
       if (error instanceof SavError && (error.code === "too-few-classes" || error.code === "too-few-examples")) {
         const counts = this.store.labelCounts(task.id);
         throw new ToolError(
-          `Task '${task.name}' cannot classify yet: ${error.message}. Examples per label now: ${describeCounts(counts)}. ` +
+          `Task '${task.name}' cannot classify yet: ${withoutFinalPeriod(error.message)}. Examples per label now: ${describeCounts(counts)}. ` +
             `Add labelled examples with add_examples (at least two labels${task.selection === "leave-one-out" ? ", two examples each" : ""}).`,
         );
       }
@@ -772,6 +772,10 @@ export class SavService {
 function headCountsFor(task: TaskRecord, k: number): number[] {
   const all = task.shape.layers * task.shape.heads;
   return [...new Set([1, 5, 10, 20, 40, 80, k, all].map((count) => Math.min(count, all)))].sort((a, b) => a - b);
+}
+
+function withoutFinalPeriod(text: string): string {
+  return text.replace(/\.\s*$/, "");
 }
 
 function describeCounts(counts: Record<string, number>): string {

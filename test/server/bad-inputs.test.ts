@@ -8,6 +8,8 @@ import { makeTempDir } from "../support/temp-dir.js";
 
 const MAX_IMAGE_BYTES = 60_000;
 
+const ok = (label: string, image: Record<string, string>) => ({ image, label });
+
 describe("bad inputs: isError with a recovery hint, and the store unchanged", () => {
   let temp: ReturnType<typeof makeTempDir>;
   let harness: Harness;
@@ -63,6 +65,8 @@ describe("bad inputs: isError with a recovery hint, and the store unchanged", ()
       task: "shapes",
       examples: [...shapes["red-circle"].map((f) => ({ image: { path: f }, label: "circle" })), ...shapes["blue-square"].map((f) => ({ image: { path: f }, label: "square" }))],
     });
+    await callOk(harness.client, "create_sav_task", { name: "strict", prompt: "Circle or square?", model: TINY_MODEL_ID, selection: "leave-one-out" });
+    await callOk(harness.client, "add_examples", { task: "strict", examples: [ok("circle", { path: circle }), ok("square", { path: square })] });
     // A file exported by "another model": same content, different fingerprint.
     exportPath = path.join(imagesDir, "shapes.sav.json");
     await callOk(harness.client, "export_task", { task: "shapes", path: exportPath });
@@ -78,10 +82,10 @@ describe("bad inputs: isError with a recovery hint, and the store unchanged", ()
     temp?.cleanup();
   });
 
-  const ok = (label: string, image: Record<string, string>) => ({ image, label });
+  
 
   const cases: { name: string; tool: string; args: () => Record<string, unknown>; expect: RegExp[] }[] = [
-    { name: "unknown task", tool: "add_examples", args: () => ({ task: "shapez", examples: [ok("circle", { path: circle })] }), expect: [/Unknown task 'shapez'/, /Known tasks: 'claims', 'shapes'/] },
+    { name: "unknown task", tool: "add_examples", args: () => ({ task: "shapez", examples: [ok("circle", { path: circle })] }), expect: [/Unknown task 'shapez'/, /Known tasks: 'claims', 'shapes', 'strict'/] },
     { name: "unknown task (classify)", tool: "classify_image", args: () => ({ task: "nope", image: { path: circle } }), expect: [/Unknown task 'nope'/, /list_tasks|create_sav_task/] },
     {
       name: "unknown label for a closed label set",
@@ -133,6 +137,13 @@ describe("bad inputs: isError with a recovery hint, and the store unchanged", ()
     { name: "remove with neither ids nor label", tool: "remove_examples", args: () => ({ task: "shapes" }), expect: [/exactly one of `ids`.*or `label`/] },
     { name: "remove an absent label", tool: "remove_examples", args: () => ({ task: "shapes", label: "triangle" }), expect: [/no examples labelled 'triangle'/, /'circle', 'square'/] },
     { name: "classify a task without examples", tool: "classify_image", args: () => ({ task: "claims", image: { path: circle }, text: "x" }), expect: [/cannot classify yet/, /add_examples/] },
+    { name: "evaluate without examples", tool: "evaluate_task", args: () => ({ task: "claims" }), expect: [/cannot be evaluated yet/, /add_examples/] },
+    {
+      name: "classify with leave-one-out selection and one example per label",
+      tool: "classify_image",
+      args: () => ({ task: "strict", image: { path: circle } }),
+      expect: [/cannot classify yet/, /leave-one-out/, /at least 2 per label/, /circle: 1, square: 1/, /two examples each/],
+    },
     { name: "evaluate with too many folds", tool: "evaluate_task", args: () => ({ task: "shapes", folds: 50 }), expect: [/needs at least 50 examples/, /fewer folds/] },
     { name: "unknown model", tool: "create_sav_task", args: () => ({ name: "m", prompt: "Q?", model: "no-such-model" }), expect: [/Unknown model 'no-such-model'/, /tiny-smolvlm/, /list_models/] },
     { name: "invalid task name", tool: "create_sav_task", args: () => ({ name: "has spaces/slash", prompt: "Q?" }), expect: [/letters, digits/] },
@@ -147,6 +158,7 @@ describe("bad inputs: isError with a recovery hint, and the store unchanged", ()
     // SAV_SHOW_ERRORS=1 prints what a client sees (used to write docs/tools.md).
     if (process.env.SAV_SHOW_ERRORS) process.stderr.write(`\n### ${tool}: ${JSON.stringify(args()).slice(0, 200)}\n${text}\n`);
     for (const pattern of patterns) expect(text).toMatch(pattern);
+    expect(text).not.toMatch(/[^.]\.\.(\s|$)/);
     expect(await snapshot()).toBe(before);
   });
 
