@@ -32,6 +32,12 @@ export interface SavServer {
   close(): Promise<void>;
 }
 
+function maxInputElements(config: SavConfig): number {
+  const { maxExamplesPerCall, maxImagesPerPrompt, maxBatchImages } = config.limits;
+  const perExample = 4 + maxImagesPerPrompt * 2;
+  return Math.max(20_000, maxExamplesPerCall * perExample + maxBatchImages * 2 + 100);
+}
+
 /** Builds the MCP server: tools, resources and instructions over a store and a model provider. */
 export function createSavServer(deps: SavServerDeps): SavServer {
   const ownsStore = deps.store === undefined;
@@ -40,6 +46,9 @@ export function createSavServer(deps: SavServerDeps): SavServer {
     { name: "sav-mcp", title: "SAV few-shot image classifier", version: PACKAGE_VERSION },
     {
       instructions: serverInstructions(deps.config, deps.models.defaultModel),
+      // Caps array elements + object members in one call's arguments before any parsing work: room for the
+      // largest legal add_examples call (and a remove_examples id list), not for arbitrarily large payloads.
+      maxToolInputElements: maxInputElements(deps.config),
     },
   );
   const roots = deps.useClientRoots === false ? undefined : new ClientRoots(server.server);

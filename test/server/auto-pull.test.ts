@@ -1,0 +1,109 @@
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import type { CallToolResult, Progress } from "@modelcontextprotocol/sdk/types.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ModelManifest } from "../../src/model/registry/index.js";
+import { createModelProvider } from "../../src/server/model-provider.js";
+import { defaultTinyModelDir } from "../../src/tiny/index.js";
+import { FakeHub, sha256 } from "../registry/fake-hub.js";
+import { startHarness, testConfig, textOf, type Harness } from "../support/mcp-harness.js";
+import { makeTempDir } from "../support/temp-dir.js";
+
+const REPO = "test-org/tiny-for-server";
+const REVISION = "2222222222222222222222222222222222222222";
+const COMPONENTS = ["vision_encoder", "embed_tokens", "decoder_model_merged"] as const;
+
+/** The generated tiny model's configs, tokenizer and fp32 graphs, as a hub repository. */
+async function tinyRepoFiles(): Promise<Map<string, Buffer>> {
+  const dir = defaultTinyModelDir();
+  const files = new Map<string, Buffer>();
+  for (const name of await readdir(dir)) {
+    if (name.endsWith(".json") && !name.startsWith(".")) files.set(name, await readFile(path.join(dir, name)));
+  }
+  for (const c of COMPONENTS) files.set(`onnx/${c}.onnx`, await readFile(path.join(dir, "onnx", `${c}.onnx`)));
+  return files;
+}
+
+function manifestFor(files: Map<string, Buffer>): ModelManifest {
+  const entry = (p: string) => ({ path: p, size: files.get(p)!.length, sha256: sha256(files.get(p)!) });
+  const graphs = (c: string) => ({ fp32: entry(`onnx/${c}.onnx`) });
+  return {
+    id: "tiny-from-hub",
+    title: "The generated tiny model, served by a local hub",
+    source: "hub",
+    repo: REPO,
+    revision: REVISION,
+    revisionVerified: true,
+    family: "idefics3",
+    license: "apache-2.0",
+    randomWeights: true,
+    files: [...files.keys()].filter((p) => !p.startsWith("onnx/")).map(entry),
+    variants: { vision_encoder: graphs("vision_encoder"), embed_tokens: graphs("embed_tokens"), decoder_model_merged: graphs("decoder_model_merged") },
+    defaultDtypes: { vision_encoder: "fp32", embed_tokens: "fp32", decoder_model_merged: "fp32" },
+    defaultDtypesMeasured: false,
+    unverified: [],
+  };
+}
+
+describe("a task on a model that is not installed", () => {
+  let temp: ReturnType<typeof makeTempDir>;
+  let hub: FakeHub;
+  let manifest: ModelManifest;
+
+  async function start(autoPull: boolean, sub: string): Promise<Harness> {
+    const dirs = { dataDir: path.join(temp.dir, sub, "data"), modelsDir: path.join(temp.dir, sub, "models"), allowedDirs: [temp.dir] };
+    const config = { ...testConfig(dirs), autoPull };
+    const models = createModelProvider({ config, runner: { threads: 1 }, registry: { hfEndpoint: hub.url, extraManifests: [manifest] } });
+    const harness = await startHarness({ ...dirs, models });
+    return {
+      ...harness,
+      close: async () => {
+        await harness.close();
+        await models.close();
+      },
+    };
+  }
+
+  beforeAll(async () => {
+    temp = makeTempDir();
+    const files = await tinyRepoFiles();
+    manifest = manifestFor(files);
+    hub = await new FakeHub({ repo: REPO, revision: REVISION, files }).start();
+  });
+  afterAll(async () => {
+    await hub?.stop();
+    temp?.cleanup();
+  });
+
+  it("is refused with the install command, and nothing is downloaded, unless auto-pull is on", async () => {
+    const harness = await start(false, "manual");
+    try {
+      const result = (await harness.client.callTool({ name: "create_sav_task", arguments: { name: "t", prompt: "Q?", model: "tiny-from-hub" } })) as CallToolResult;
+      expect(result.isError).toBe(true);
+      expect(textOf(result)).toContain("npx sav-mcp models pull tiny-from-hub");
+      expect(hub.requests.filter((r) => r.method === "GET")).toEqual([]);
+    } finally {
+      await harness.close();
+    }
+  });
+
+  it("with auto-pull, downloads the model inside the call and reports progress", async () => {
+    const harness = await start(true, "auto");
+    try {
+      const progress: Progress[] = [];
+      const result = (await harness.client.callTool(
+        { name: "create_sav_task", arguments: { name: "t", prompt: "Q?", model: "tiny-from-hub" } },
+        undefined,
+        { onprogress: (p) => progress.push(p) },
+      )) as CallToolResult;
+      expect(result.isError, textOf(result)).toBeFalsy();
+      expect(result.structuredContent).toMatchObject({ name: "t", model: { id: "tiny-from-hub", randomWeights: true } });
+      expect(progress.some((p) => /downloading model tiny-from-hub/.test(p.message ?? ""))).toBe(true);
+      expect(progress.some((p) => /loading model tiny-from-hub/.test(p.message ?? ""))).toBe(true);
+      for (let i = 1; i < progress.length; i++) expect(progress[i]!.progress).toBeGreaterThan(progress[i - 1]!.progress);
+      expect(hub.requests.filter((r) => r.method === "GET").length).toBeGreaterThan(0);
+    } finally {
+      await harness.close();
+    }
+  });
+});
