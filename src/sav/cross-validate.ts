@@ -1,6 +1,7 @@
 import { type Dataset, headCount, prepareDataset, resolveK, validateSelection } from "./dataset.js";
 import { assignFolds } from "./folds.js";
-import { compareHeadScores, type HeadSums, gramMatrix, packHead, scoreHead } from "./head-scoring.js";
+import { compareHeadScores, gramMatrix, packHead } from "./head-scoring.js";
+import { KFoldScorer } from "./k-fold.js";
 import {
   type ClassMetrics,
   type CrossValidationOptions,
@@ -19,7 +20,8 @@ function resolveFolds(folds: unknown, exampleCount: number): "leave-one-out" | n
   if (typeof folds !== "number" || !Number.isInteger(folds) || folds < 2 || folds > exampleCount) {
     throw new SavError(
       "invalid-option",
-      `folds must be "leave-one-out" or an integer from 2 to the number of examples (${exampleCount}); got ${String(folds)}`,
+      `folds must be "leave-one-out" or an integer from 2 to the number of examples (${exampleCount}); ` +
+        `got ${String(folds)}`,
     );
   }
   return folds;
@@ -113,7 +115,10 @@ export function crossValidate(
 
   const { labels, labelOf } = dataset;
   const classCount = labels.length;
-  const foldOf = folds === "leave-one-out" ? Int32Array.from({ length: n }, (_, i) => i) : assignFolds(labelOf, classCount, folds, seed);
+  const foldOf =
+    folds === "leave-one-out"
+      ? Int32Array.from({ length: n }, (_, i) => i)
+      : assignFolds(labelOf, classCount, folds, seed);
   const foldCount = folds === "leave-one-out" ? n : folds;
   const foldMembers = Array.from({ length: foldCount }, (_, fold) => {
     const members: number[] = [];
@@ -122,30 +127,19 @@ export function crossValidate(
     });
     return Int32Array.from(members);
   });
-  checkFoldTrainingSets(dataset, foldMembers, selectionLeaveOneOut ? 2 : 1, folds === "leave-one-out", selectionLeaveOneOut);
+  const minimumPerLabel = selectionLeaveOneOut ? 2 : 1;
+  checkFoldTrainingSets(dataset, foldMembers, minimumPerLabel, folds === "leave-one-out", selectionLeaveOneOut);
 
   const dim = shape.headDim;
   const totalHeads = headCount(shape);
   const vectors = dataset.examples.map((e) => e.vector);
   const packed = new Float64Array(n * dim);
   const gram = new Float64Array(n * n);
-  const fullDots = new Float64Array(n * classCount);
-  const fullSumNormSquared = new Float64Array(classCount);
-  const fullMemberNormSquared = new Float64Array(classCount);
-  const foldSums: HeadSums = {
-    classCount,
-    labelOf,
-    dots: fullDots,
-    dotCorrections: new Float64Array(n * classCount),
-    sumNormSquared: new Float64Array(classCount),
-    memberNormSquared: new Float64Array(classCount),
-    selfNormSquared: new Float64Array(n),
-  };
-  const corrections = foldSums.dotCorrections!;
-  const heldOut = new Uint8Array(n);
-  const cosines = new Float64Array(classCount);
-  const inverseSumNorms = new Float64Array(classCount);
-  const leaveOneOutScorer = folds === "leave-one-out" ? new LeaveOneOutScorer(n, classCount) : null;
+  const dots = new Float64Array(n * classCount);
+  const sumNormSquared = new Float64Array(classCount);
+  const memberNormSquared = new Float64Array(classCount);
+  const scorer =
+    folds === "leave-one-out" ? new LeaveOneOutScorer(n, classCount) : new KFoldScorer(n, classCount, foldMembers);
 
   // Per fold and head: the training score; per example and head: its vote when held out.
   const foldCorrect = new Int32Array(foldCount * totalHeads);
@@ -156,78 +150,30 @@ export function crossValidate(
   for (let head = 0; head < totalHeads; head++) {
     packHead(vectors, head, dim, packed);
     gramMatrix(packed, n, dim, gram);
-    // x_j · S_c, |S_c|² and Σ|x|² per class over all examples.
-    fullDots.fill(0);
-    fullSumNormSquared.fill(0);
-    fullMemberNormSquared.fill(0);
+    // Over all examples: x_j · S_c, |S_c|² and Σ|x|² per class.
+    dots.fill(0);
+    sumNormSquared.fill(0);
+    memberNormSquared.fill(0);
     for (let j = 0; j < n; j++) {
       const row = j * n;
       const dotRow = j * classCount;
-      for (let l = 0; l < n; l++) fullDots[dotRow + labelOf[l]!]! += gram[row + l]!;
-      foldSums.selfNormSquared[j] = gram[row + j]!;
+      for (let l = 0; l < n; l++) dots[dotRow + labelOf[l]!]! += gram[row + l]!;
     }
     for (let l = 0; l < n; l++) {
       const c = labelOf[l]!;
-      fullSumNormSquared[c]! += fullDots[l * classCount + c]!;
-      fullMemberNormSquared[c]! += gram[l * n + l]!;
+      sumNormSquared[c]! += dots[l * classCount + c]!;
+      memberNormSquared[c]! += gram[l * n + l]!;
     }
 
-    if (leaveOneOutScorer !== null) {
-      leaveOneOutScorer.prepare(labelOf, gram, fullDots, fullSumNormSquared, fullMemberNormSquared);
-      for (let i = 0; i < n; i++) {
-        const score = leaveOneOutScorer.score(i, selectionLeaveOneOut);
-        foldCorrect[i * totalHeads + head] = score.correct;
-        foldMarginSum[i * totalHeads + head] = score.marginSum;
-        leaveOneOutScorer.classifyHeldOut(i);
-        heldOutVote[i * totalHeads + head] = leaveOneOutScorer.votedClass;
-        heldOutSimilarity[i * totalHeads + head] = leaveOneOutScorer.votedCosine;
-      }
-      continue;
-    }
-
-    // k-fold: subtract each fold's members from the sums through per-example corrections.
+    scorer.prepare(labelOf, gram, dots, sumNormSquared, memberNormSquared);
     for (let fold = 0; fold < foldCount; fold++) {
-      const members = foldMembers[fold]!;
-      foldSums.sumNormSquared.set(fullSumNormSquared);
-      foldSums.memberNormSquared.set(fullMemberNormSquared);
-      for (const l of members) {
-        const c = labelOf[l]!;
-        // |S − T|² = |S|² − 2 S·T + |T|², with T the fold's members of class c.
-        foldSums.sumNormSquared[c]! -= 2 * fullDots[l * classCount + c]!;
-        for (const m of members) {
-          if (labelOf[m] === c) foldSums.sumNormSquared[c]! += gram[l * n + m]!;
-        }
-        foldSums.memberNormSquared[c]! -= gram[l * n + l]!;
-        heldOut[l] = 1;
-        const row = l * n;
-        for (let j = 0; j < n; j++) corrections[j * classCount + c]! += gram[row + j]!;
-      }
-
-      const score = scoreHead(foldSums, heldOut, selectionLeaveOneOut, cosines, inverseSumNorms);
+      const score = scorer.score(fold, selectionLeaveOneOut);
       foldCorrect[fold * totalHeads + head] = score.correct;
       foldMarginSum[fold * totalHeads + head] = score.marginSum;
-
-      // scoreHead left the inverse norms of this fold's training sums in inverseSumNorms.
-      for (const i of members) {
-        const selfSquared = foldSums.selfNormSquared[i]!;
-        const inverseSelf = selfSquared > 0 ? 1 / Math.sqrt(selfSquared) : 0;
-        let best = 0;
-        let bestCosine = -Infinity;
-        for (let c = 0; c < classCount; c++) {
-          const cosine = (fullDots[i * classCount + c]! - corrections[i * classCount + c]!) * inverseSelf * inverseSumNorms[c]!;
-          if (cosine > bestCosine) {
-            bestCosine = cosine;
-            best = c;
-          }
-        }
-        heldOutVote[i * totalHeads + head] = best;
-        heldOutSimilarity[i * totalHeads + head] = bestCosine;
-      }
-
-      for (const l of members) {
-        heldOut[l] = 0;
-        const c = labelOf[l]!;
-        for (let j = 0; j < n; j++) corrections[j * classCount + c] = 0;
+      for (const i of foldMembers[fold]!) {
+        scorer.classifyHeldOut(i);
+        heldOutVote[i * totalHeads + head] = scorer.votedClass;
+        heldOutSimilarity[i * totalHeads + head] = scorer.votedCosine;
       }
     }
   }

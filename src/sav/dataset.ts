@@ -30,7 +30,10 @@ export function validateShape(shape: HeadShape): void {
 export function validateSelection(selection: unknown): HeadSelection {
   if (selection === undefined) return "in-sample";
   if (selection === "in-sample" || selection === "leave-one-out") return selection;
-  throw new SavError("invalid-option", `selection must be "in-sample" or "leave-one-out"; got ${JSON.stringify(selection)}`);
+  throw new SavError(
+    "invalid-option",
+    `selection must be "in-sample" or "leave-one-out"; got ${JSON.stringify(selection)}`,
+  );
 }
 
 /** The number of kept heads: an integer >= 1, clipped to the number of heads. */
@@ -57,13 +60,17 @@ export function prepareDataset(examples: readonly LabelledVector[], shape: HeadS
       throw new SavError("invalid-option", `example ${index} must be { vector: Float32Array, label: string }`);
     }
     if (!(example.vector instanceof Float32Array)) {
-      throw new SavError("invalid-vector", `example ${index} (label "${example.label}"): vector must be a Float32Array`);
+      throw new SavError(
+        "invalid-vector",
+        `example ${index} (label "${example.label}"): vector must be a Float32Array`,
+      );
     }
     if (example.vector.length !== length) {
       throw new SavError(
         "shape-mismatch",
         `example ${index} (label "${example.label}") has ${example.vector.length} values; the shape ` +
-          `${shape.layers}x${shape.heads}x${shape.headDim} needs ${length}. Were all examples extracted with the same model?`,
+          `${shape.layers}x${shape.heads}x${shape.headDim} needs ${length}. ` +
+          "Were all examples extracted with the same model?",
       );
     }
     checkFiniteAndNonZero(example.vector, 0, length, () => `example ${index} (label "${example.label}")`);
@@ -112,7 +119,10 @@ export function checkFiniteAndNonZero(values: Float32Array, start: number, end: 
     if (v !== 0) anyNonZero = true;
   }
   if (!anyNonZero) {
-    throw new SavError("invalid-vector", `${what()} is all zeros; it carries no direction to compare (was it extracted?)`);
+    throw new SavError(
+      "invalid-vector",
+      `${what()} is all zeros; it carries no direction to compare (was it extracted?)`,
+    );
   }
 }
 

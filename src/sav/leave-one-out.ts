@@ -87,7 +87,7 @@ export class LeaveOneOutScorer {
     }
   }
 
-  /** Scores the head on all examples but `heldOut`, with class sums that exclude it. */
+  /** Scores the head on all examples but `heldOut` (fold i is example i), with class sums that exclude it. */
   score(heldOut: number, selectionLeaveOneOut: boolean): HeadScore {
     const { n, classCount, labelOf, gram, dots, inverseSelf, topClass, topCosine, cosines } = this;
     const a = labelOf[heldOut]!;
@@ -147,7 +147,9 @@ export class LeaveOneOutScorer {
       // Argmax over changed and unchanged classes; exact ties go to the lower class index.
       let best = changedClass1;
       let bestCosine = changedCosine1;
-      if (changedClass2 >= 0 && (changedCosine2 > bestCosine || (changedCosine2 === bestCosine && changedClass2 < best))) {
+      const secondWins =
+        changedCosine2 > bestCosine || (changedCosine2 === bestCosine && changedClass2 < best);
+      if (changedClass2 >= 0 && secondWins) {
         best = changedClass2;
         bestCosine = changedCosine2;
       }

@@ -46,7 +46,8 @@ export function deserializeClassifier(bytes: Uint8Array): SavClassifier {
 
   let header: Omit<SavClassifier, "centroids">;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength)));
+    const headerBytes = bytes.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength);
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(headerBytes));
   } catch {
     return fail("the header is not valid UTF-8 JSON");
   }

@@ -54,7 +54,11 @@ describe("errors the caller can act on", () => {
       /label "dog" has 1 example; .*at least 2/,
     );
     expectSavError(() => rankHeads(oneDog, shape, "leave-one-out"), "too-few-examples", /"dog"/);
-    expectSavError(() => crossValidate(oneDog, shape), "too-few-examples", /"dog" has 1 example; leave-one-out cross-validation needs at least 2/);
+    expectSavError(
+      () => crossValidate(oneDog, shape),
+      "too-few-examples",
+      /"dog" has 1 example; leave-one-out cross-validation needs at least 2/,
+    );
   });
 
   it("needs three examples per label for leave-one-out cross-validation with leave-one-out selection", () => {
@@ -91,7 +95,8 @@ describe("errors the caller can act on", () => {
     expectSavError(() => buildClassifier(withVector(3, (v) => (v[4] = Number.NaN)), shape), "invalid-vector", /example 3 .*NaN/);
     expectSavError(() => rankHeads(withVector(1, (v) => (v[0] = Infinity)), shape), "invalid-vector", /example 1 .*Infinity/);
     expectSavError(() => crossValidate(withVector(5, (v) => v.fill(0)), shape), "invalid-vector", /example 5 .*all zeros/);
-    const notFloat32 = valid.map((e, i) => (i === 0 ? { label: e.label, vector: Array.from(e.vector) as unknown as Float32Array } : e));
+    const plainArray = Array.from(valid[0]!.vector) as unknown as Float32Array;
+    const notFloat32 = valid.map((e, i) => (i === 0 ? { label: e.label, vector: plainArray } : e));
     expectSavError(() => buildClassifier(notFloat32, shape), "invalid-vector", /example 0 .*Float32Array/);
   });
 
