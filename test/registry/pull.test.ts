@@ -300,8 +300,14 @@ describe("pullModel against a local hub", () => {
   it("stops when aborted and keeps the partial file for a later resume", async () => {
     hub.stall.add(DECODER);
     const controller = new AbortController();
-    const pulling = pullModel("fake-smolvlm", options({ signal: controller.signal, concurrency: 3 }));
-    setTimeout(() => controller.abort(new Error("user cancelled")), 200);
+    // Cancel once the stalled decoder download has started (its .partial file is open).
+    const onProgress = (p: PullProgress) => {
+      if (p.file === DECODER) controller.abort(new Error("user cancelled"));
+    };
+    const pulling = pullModel(
+      "fake-smolvlm",
+      options({ signal: controller.signal, concurrency: 3, onProgress, progressIntervalMs: 0 }),
+    );
     await expect(pulling).rejects.toThrow("user cancelled");
     expect(existsSync(path.join(modelsDir, "fake-smolvlm", `${DECODER}.partial`))).toBe(true);
   });

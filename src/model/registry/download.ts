@@ -202,6 +202,32 @@ function parseContentRange(value: string | null): { start: number | null; total:
   return { start: match[1] === undefined ? null : Number(match[1]), total: match[2] === "*" ? null : Number(match[2]) };
 }
 
+/**
+ * The body's chunks, ending early when `signal` aborts. undici can leave a read pending forever when the fetch is
+ * aborted just as the last chunk arrives, so each read races the signal instead of trusting the stream to error.
+ */
+async function* readChunks(response: Response, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  if (response.body === null) return;
+  const reader = response.body.getReader();
+  let onAbort: () => void = () => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
+  try {
+    for (;;) {
+      const { done, value } = await Promise.race([reader.read(), aborted]);
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    void reader.cancel().catch(() => undefined);
+  }
+}
+
 /** One attempt: resume `<dest>.partial` from its current size, verify, rename into place. */
 async function attempt(
   ctx: HubContext,
@@ -275,22 +301,19 @@ async function attempt(
     let received = offset;
     onProgress(received, expectedSize, 0);
     try {
-      if (response.body !== null) {
-        for await (const chunk of response.body) {
-          timer.touch();
-          const bytes = chunk as Uint8Array;
-          if (expectedSize !== null && received + bytes.byteLength > expectedSize) {
-            discardPartial = true;
-            throw new HubError("http", `${ctx.endpoint} sent more bytes for ${file.path} than expected.`, RESUME_REMEDY, {
-              retryable: true,
-            });
-          }
-          await handle.write(bytes);
-          hash.update(bytes);
-          received += bytes.byteLength;
-          stats.downloadedBytes += bytes.byteLength;
-          onProgress(received, expectedSize, bytes.byteLength);
+      for await (const bytes of readChunks(response, timer.controller.signal)) {
+        timer.touch();
+        if (expectedSize !== null && received + bytes.byteLength > expectedSize) {
+          discardPartial = true;
+          throw new HubError("http", `${ctx.endpoint} sent more bytes for ${file.path} than expected.`, RESUME_REMEDY, {
+            retryable: true,
+          });
         }
+        await handle.write(bytes);
+        hash.update(bytes);
+        received += bytes.byteLength;
+        stats.downloadedBytes += bytes.byteLength;
+        onProgress(received, expectedSize, bytes.byteLength);
       }
     } finally {
       await handle.close();
