@@ -4,6 +4,7 @@
  *
  *   npx tsx tools/bench/sav.ts      prints the Markdown section to stdout, progress to stderr
  */
+import { cpus, loadavg } from "node:os";
 import { pathToFileURL } from "node:url";
 import { buildClassifier, classify, crossValidate, type HeadShape, type LabelledVector } from "../../src/sav/index.js";
 
@@ -84,6 +85,7 @@ export async function runSavBenchmark(): Promise<string> {
     `SAV benchmark: ${LABELS} labels × ${EXAMPLES_PER_LABEL} examples, shape ${SHAPE.layers}×${SHAPE.heads}×${SHAPE.headDim}\n`,
   );
   const { examples, queries } = syntheticFeatures(1);
+  const loadAtStart = loadavg()[0]!;
 
   const buildTimes = timeRepeats("build (k=20)", 7, () => {
     buildClassifier(examples, SHAPE);
@@ -118,7 +120,8 @@ export async function runSavBenchmark(): Promise<string> {
     "## SAV engine",
     "",
     `Synthetic features shaped like SmolVLM-256M's (${SHAPE.layers} layers × ${SHAPE.heads} heads × ${SHAPE.headDim}), ` +
-      `${LABELS} labels × ${EXAMPLES_PER_LABEL} examples, k = 20 heads. Medians after one warm-up run; Node ${process.version}.`,
+      `${LABELS} labels × ${EXAMPLES_PER_LABEL} examples, k = 20 heads. Medians after one warm-up run; Node ${process.version}, ` +
+      `${cpus().length} CPUs, 1-minute load average ${loadAtStart.toFixed(1)} at the start (other processes slow it down).`,
     "",
     "| operation | median (ms) | repeats |",
     "|---|---:|---:|",
