@@ -309,7 +309,7 @@ export class SavService {
     }
 
     const extractor = await this.extractorFor(task.modelId, ctx, task);
-    const done = total; // validation steps already reported
+    // Progress counts validation steps (already reported) and then extractions.
     const grandTotal = total + valid.length;
     const rows: NewExample[] = [];
     for (const [position, example] of valid.entries()) {
@@ -321,7 +321,7 @@ export class SavService {
       });
       this.checkShape(task, result.shape);
       rows.push({ label: example.label, text: example.text, imageHashes: example.images.map((i) => i.sha256), vectors: result.vectors });
-      ctx.progress?.(done + position + 1, grandTotal, `extracted example ${position + 1} of ${valid.length}`);
+      ctx.progress?.(total + position + 1, grandTotal, `extracted example ${position + 1} of ${valid.length}`);
     }
     this.throwIfCancelled(ctx.signal);
 
