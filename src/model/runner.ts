@@ -53,6 +53,15 @@ class SerialQueue {
   }
 }
 
+/**
+ * Truncated decoders are built for depths in steps of a sixth of the model, so tasks whose deepest
+ * head differs slightly share one session (at most six sessions per model, whatever the tasks).
+ */
+export function truncatedDepth(requested: number, fullDepth: number): number {
+  const step = Math.max(1, Math.ceil(fullDepth / 6));
+  return Math.min(fullDepth, Math.ceil(requested / step) * step);
+}
+
 function checkAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new ExtractionAbortedError();
 }
@@ -268,10 +277,11 @@ export class Idefics3Runner implements HeadVectorExtractor {
     const started = performance.now();
     const { images, text, signal } = request;
     const fullDepth = this.info.shape.layers;
-    const layers = request.layers ?? fullDepth;
-    if (!Number.isInteger(layers) || layers < 1 || layers > fullDepth) {
-      throw new RangeError(`layers must be an integer from 1 to ${fullDepth} (got ${layers}).`);
+    const requested = request.layers ?? fullDepth;
+    if (!Number.isInteger(requested) || requested < 1 || requested > fullDepth) {
+      throw new RangeError(`layers must be an integer from 1 to ${fullDepth} (got ${requested}).`);
     }
+    const layers = truncatedDepth(requested, fullDepth);
     if (images.length === 0) throw new ImageError("empty", "At least one image is needed.");
     if (text.includes("<image>")) throw new Error('The text must not contain "<image>": images are placed by the runner.');
     checkAborted(signal);

@@ -12,6 +12,7 @@ import type { ModelProvider } from "./models.js";
 import { composePromptText, promptUsesText, TEXT_PLACEHOLDER } from "./prompt-text.js";
 import type { ModelListingView, TaskView } from "./schemas.js";
 import { decodeTaskFile, encodeTaskFile, MAX_TASK_FILE_BYTES } from "./task-file.js";
+import { mapInOrder } from "./pipeline.js";
 
 export const DEFAULT_HEADS = 20;
 export const DEFAULT_SELECTION: HeadSelection = "in-sample";
@@ -184,6 +185,9 @@ function round(value: number, digits = 4): number {
   return Math.round(value * scale) / scale;
 }
 
+/** Extractions in flight at once: one in the model while the next one's image is decoded. */
+const PIPELINE_DEPTH = 2;
+
 function sameShape(a: ModelInfo["shape"], b: ModelInfo["shape"]): boolean {
   return a.layers === b.layers && a.heads === b.heads && a.headDim === b.headDim;
 }
@@ -311,18 +315,21 @@ export class SavService {
     const extractor = await this.extractorFor(task.modelId, ctx, task);
     // Progress counts validation steps (already reported) and then extractions.
     const grandTotal = total + valid.length;
-    const rows: NewExample[] = [];
-    for (const [position, example] of valid.entries()) {
-      this.throwIfCancelled(ctx.signal);
-      const result = await extractor.extract({
-        images: example.images.map((image) => image.bytes),
-        text: composePromptText(task.prompt, example.text),
-        signal: ctx.signal,
-      });
-      this.checkShape(task, result.shape);
-      rows.push({ label: example.label, text: example.text, imageHashes: example.images.map((i) => i.sha256), vectors: result.vectors });
-      ctx.progress?.(total + position + 1, grandTotal, `extracted example ${position + 1} of ${valid.length}`);
-    }
+    const rows = await mapInOrder(
+      valid,
+      PIPELINE_DEPTH,
+      async (example): Promise<NewExample> => {
+        this.throwIfCancelled(ctx.signal);
+        const result = await extractor.extract({
+          images: example.images.map((image) => image.bytes),
+          text: composePromptText(task.prompt, example.text),
+          signal: ctx.signal,
+        });
+        this.checkShape(task, result.shape);
+        return { label: example.label, text: example.text, imageHashes: example.images.map((i) => i.sha256), vectors: result.vectors };
+      },
+      (done) => ctx.progress?.(total + done, grandTotal, `extracted example ${done} of ${valid.length}`),
+    );
     this.throwIfCancelled(ctx.signal);
 
     let stored: { ids: number[]; task: TaskRecord };
@@ -410,24 +417,29 @@ export class SavService {
 
     const extractor = await this.extractorFor(task.modelId, ctx, task);
     const text = composePromptText(task.prompt, input.text);
-    const results: ClassifyResult["results"] = [];
-    for (const [index, image] of images.entries()) {
-      this.throwIfCancelled(ctx.signal);
-      const extracted = await extractor.extract({ images: [image.bytes], text, signal: ctx.signal });
-      this.checkShape(task, extracted.shape);
-      const answer = classify(classifier, extracted.vectors);
-      results.push({
-        index,
-        image: image.origin,
-        label: answer.label,
-        share: round(answer.share),
-        votes: answer.votes,
-        ...(input.detail
-          ? { heads: answer.heads.map((h) => ({ layer: h.layer, head: h.head, vote: h.label, similarity: round(h.similarity) })) }
-          : {}),
-      });
-      ctx.progress?.(index + 1, images.length, `classified image ${index + 1} of ${images.length}`);
-    }
+    // Only the layers up to the deepest selected head are computed: a truncated decoder.
+    const layers = Math.max(...classifier.heads.map((h) => h.layer)) + 1;
+    const results: ClassifyResult["results"] = await mapInOrder(
+      images,
+      PIPELINE_DEPTH,
+      async (image, index) => {
+        this.throwIfCancelled(ctx.signal);
+        const extracted = await extractor.extract({ images: [image.bytes], text, layers, signal: ctx.signal });
+        this.checkShape(task, extracted.shape, layers);
+        const answer = classify(classifier, extracted.vectors);
+        return {
+          index,
+          image: image.origin,
+          label: answer.label,
+          share: round(answer.share),
+          votes: answer.votes,
+          ...(input.detail
+            ? { heads: answer.heads.map((h) => ({ layer: h.layer, head: h.head, vote: h.label, similarity: round(h.similarity) })) }
+            : {}),
+        };
+      },
+      (done) => ctx.progress?.(done, images.length, `classified image ${done} of ${images.length}`),
+    );
     return {
       task: task.name,
       model: task.modelId,
@@ -752,8 +764,13 @@ export class SavService {
     return extractor;
   }
 
-  private checkShape(task: TaskRecord, shape: ModelInfo["shape"]): void {
-    if (!sameShape(task.shape, shape)) {
+  /** With `minLayers`, a truncated result (a prefix of the layers, at least that deep) is acceptable. */
+  private checkShape(task: TaskRecord, shape: ModelInfo["shape"], minLayers?: number): void {
+    const fits =
+      minLayers === undefined
+        ? sameShape(task.shape, shape)
+        : shape.heads === task.shape.heads && shape.headDim === task.shape.headDim && shape.layers >= minLayers && shape.layers <= task.shape.layers;
+    if (!fits) {
       throw new ToolError(`The model returned head vectors of another shape than task '${task.name}' stores; nothing was stored. Recreate the task.`);
     }
   }

@@ -9,7 +9,7 @@ import { decodeModel, editDecoder, encodeModel, findHeadTaps, HEAD_VECTORS_OUTPU
 import { ImageError } from "../../src/model/image.js";
 import { toNumber } from "../../src/model/onnx-proto.js";
 import { ModelFileError } from "../../src/model/model-dir.js";
-import { Idefics3Runner } from "../../src/model/runner.js";
+import { Idefics3Runner, truncatedDepth } from "../../src/model/runner.js";
 import { loadReferenceDecoder } from "../support/reference-decoder.js";
 import { tinyModelDir } from "./paths.js";
 
@@ -200,5 +200,12 @@ describe("model directory errors", () => {
 
   it("names a missing directory", async () => {
     await expect(Idefics3Runner.create({ id: "none", dir: path.join(dir, "nope") })).rejects.toThrow(/does not exist/);
+  });
+});
+
+describe("truncatedDepth", () => {
+  it("rounds a requested depth up to steps of a sixth of the model, never past it", () => {
+    expect([1, 5, 6, 15, 16, 29, 30].map((d) => truncatedDepth(d, 30))).toEqual([5, 5, 10, 15, 20, 30, 30]);
+    expect([1, 2, 3, 4].map((d) => truncatedDepth(d, 4))).toEqual([1, 2, 3, 4]);
   });
 });

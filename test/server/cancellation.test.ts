@@ -48,7 +48,9 @@ describe("cancelling add_examples", () => {
     await expect(pending).rejects.toThrow(/cancelled/);
     // The server-side handler saw the cancellation while extracting the third example.
     await models.aborted;
-    expect(models.extractCalls).toBe(3);
+    // Extraction is pipelined two deep, so the third and perhaps the fourth were in progress.
+    expect(models.extractCalls).toBeGreaterThanOrEqual(3);
+    expect(models.extractCalls).toBeLessThanOrEqual(4);
     expect(progress.at(-1)!.message).toBe("extracted example 2 of 8");
 
     models.release();
