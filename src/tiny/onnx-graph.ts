@@ -5,18 +5,9 @@
  * The quantizers rewrite this representation, so every variant is built from the same float
  * weights without decoding protobuf again.
  */
-import onnxProto from "onnx-proto";
+import { onnx, TensorDataType, type Onnx } from "../model/onnx-proto.js";
 
-const { onnx } = onnxProto;
-
-export const DataType = {
-  FLOAT: 1,
-  UINT8: 2,
-  INT8: 3,
-  INT32: 6,
-  INT64: 7,
-  BOOL: 9,
-} as const;
+export const DataType = TensorDataType;
 export type DataTypeId = (typeof DataType)[keyof typeof DataType];
 
 export type TensorData = Float32Array | Uint8Array | Int8Array | Int32Array | BigInt64Array;
@@ -187,11 +178,11 @@ function rawBytes(data: TensorData): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-function tensorProto(t: Initializer): onnxProto.onnx.ITensorProto {
+function tensorProto(t: Initializer): Onnx.ITensorProto {
   return { name: t.name, dataType: t.dataType, dims: t.dims, rawData: rawBytes(t.data) };
 }
 
-function valueInfoProto(v: ValueInfo): onnxProto.onnx.IValueInfoProto {
+function valueInfoProto(v: ValueInfo): Onnx.IValueInfoProto {
   return {
     name: v.name,
     type: {
@@ -203,7 +194,7 @@ function valueInfoProto(v: ValueInfo): onnxProto.onnx.IValueInfoProto {
   };
 }
 
-function attributeProto(name: string, a: AttributeValue): onnxProto.onnx.IAttributeProto {
+function attributeProto(name: string, a: AttributeValue): Onnx.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   switch (a.kind) {
     case "int":
@@ -223,7 +214,7 @@ function attributeProto(name: string, a: AttributeValue): onnxProto.onnx.IAttrib
 
 /** Serializes to ONNX protobuf bytes (IR version 8, raw_data initializers). */
 export function encodeModel(model: GraphModel): Uint8Array {
-  const proto: onnxProto.onnx.IModelProto = {
+  const proto: Onnx.IModelProto = {
     irVersion: 8,
     producerName: model.producerName,
     producerVersion: model.producerVersion,
