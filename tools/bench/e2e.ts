@@ -1,0 +1,222 @@
+/**
+ * End to end through the MCP tools and the store (issue 6 item 4): add_examples of 10 labels × 20 images,
+ * classify_image of 100 new images and of the same 100 again, with an in-memory MCP client, the real
+ * model provider and the full-size SmolVLM-256M-shaped generated model (given as the server's model directory).
+ *
+ *   npx tsx tools/bench/e2e.ts      prints the Markdown section to stdout, progress to stderr
+ */
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { loadConfig } from "../../src/config.js";
+import type { ExtractResult, HeadVectorExtractor } from "../../src/model/types.js";
+import { createSavServer } from "../../src/server/create-server.js";
+import { createModelProvider } from "../../src/server/model-provider.js";
+import type { ModelProvider } from "../../src/server/models.js";
+import { BENCH_MODEL_DIR, BENCH_MODEL_ID, ensureBenchModel, loadNote, log, ms, ratio, testImage, yes } from "./common.js";
+
+const LABELS = 10;
+const EXAMPLES_PER_LABEL = 20;
+const QUERIES = 100;
+/** classify_image takes at most 32 images per call (the default limit); 25 divides 100. */
+const QUERY_BATCH = 25;
+const PROMPT = "What colour is the disc in this picture?";
+
+/** One distinct disc colour per label, so the classes differ visibly (random weights still carry pixel information). */
+function labelColour(label: number): [number, number, number] {
+  const hue = (label / LABELS) * 2 * Math.PI;
+  return [0, 2, 4].map((shift) => Math.round(127.5 + 127.5 * Math.cos(hue - (shift * Math.PI) / 3))) as [number, number, number];
+}
+
+/** Records every extraction's timings, to split tool time into model time and everything else. */
+class TimedModels implements ModelProvider {
+  readonly timings: ExtractResult["timings"][] = [];
+  constructor(private readonly inner: ModelProvider) {}
+  get defaultModel(): string {
+    return this.inner.defaultModel;
+  }
+  async extractor(...args: Parameters<ModelProvider["extractor"]>): Promise<HeadVectorExtractor> {
+    const extractor = await this.inner.extractor(...args);
+    const timings = this.timings;
+    return {
+      info: extractor.info,
+      async extract(request) {
+        const result = await extractor.extract(request);
+        timings.push(result.timings);
+        return result;
+      },
+      close: () => extractor.close(),
+    };
+  }
+  listModels(): ReturnType<ModelProvider["listModels"]> {
+    return this.inner.listModels();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+async function callOk<T>(client: Client, name: string, args: Record<string, unknown>): Promise<T> {
+  const result = (await client.callTool({ name, arguments: args }, undefined, { timeout: 60 * 60 * 1000 })) as CallToolResult;
+  if (result.isError) {
+    const first = result.content[0];
+    throw new Error(`${name} failed: ${first && first.type === "text" ? first.text : "?"}`);
+  }
+  return result.structuredContent as T;
+}
+
+interface Split {
+  calls: number;
+  ms: number;
+  extractMs: number;
+  preprocessMs: number;
+  visionMs: number;
+  decoderMs: number;
+  hits: number;
+  extractions: number;
+}
+
+export async function runEndToEndBenchmark(): Promise<string> {
+  await ensureBenchModel();
+  const loadBefore = os.loadavg();
+  const temp = await mkdtemp(path.join(os.tmpdir(), "sav-bench-e2e-"));
+  const imagesDir = path.join(temp, "images");
+  await mkdir(imagesDir, { recursive: true });
+  try {
+    log("[e2e] writing images");
+    const examples: { image: { path: string }; label: string }[] = [];
+    const queries: { path: string; label: string }[] = [];
+    let seed = 10_000;
+    for (let label = 0; label < LABELS; label++) {
+      for (let i = 0; i < EXAMPLES_PER_LABEL; i++) {
+        const file = path.join(imagesDir, `train-${label}-${i}.jpg`);
+        await writeFile(file, await testImage(seed++, 640, 480, labelColour(label)));
+        examples.push({ image: { path: file }, label: `colour-${label}` });
+      }
+    }
+    for (let q = 0; q < QUERIES; q++) {
+      const label = q % LABELS;
+      const file = path.join(imagesDir, `query-${q}.jpg`);
+      await writeFile(file, await testImage(seed++, 640, 480, labelColour(label)));
+      queries.push({ path: file, label: `colour-${label}` });
+    }
+
+    const config = loadConfig(
+      {},
+      {
+        dataDir: path.join(temp, "data"),
+        modelsDir: path.join(temp, "models"),
+        modelDir: BENCH_MODEL_DIR,
+        defaultModel: BENCH_MODEL_ID,
+        allowedDirs: [imagesDir],
+      },
+    );
+    const models = new TimedModels(createModelProvider({ config }));
+    const savServer = createSavServer({ config, models });
+    const client = new Client({ name: "sav-bench", version: "1.0.0" });
+    const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
+    await Promise.all([savServer.server.connect(serverTransport), client.connect(clientTransport)]);
+
+    const measure = async (name: string, run: () => Promise<number>): Promise<Split> => {
+      const before = models.timings.length;
+      const start = performance.now();
+      const calls = await run();
+      const elapsed = performance.now() - start;
+      const timings = models.timings.slice(before);
+      const sum = (pick: (t: ExtractResult["timings"]) => number): number => timings.reduce((s, t) => s + pick(t), 0);
+      const split = {
+        calls,
+        ms: elapsed,
+        extractMs: sum((t) => t.totalMs),
+        preprocessMs: sum((t) => t.preprocessMs),
+        visionMs: sum((t) => t.visionMs),
+        decoderMs: sum((t) => t.decoderMs),
+        hits: timings.filter((t) => t.visionCacheHit).length,
+        extractions: timings.length,
+      };
+      log(`[e2e] ${name}: ${(elapsed / 1000).toFixed(1)} s, ${split.extractions} extractions (${(split.extractMs / 1000).toFixed(1)} s)`);
+      return split;
+    };
+
+    try {
+      const createStart = performance.now();
+      await callOk(client, "create_sav_task", { name: "colours", prompt: PROMPT, labels: Array.from({ length: LABELS }, (_, i) => `colour-${i}`) });
+      const createMs = performance.now() - createStart;
+      log(`[e2e] create_sav_task (loads the model): ${createMs.toFixed(0)} ms`);
+
+      // Warm-up outside the figures: one extraction through a throwaway task, so first-run allocation is not counted.
+      await callOk(client, "create_sav_task", { name: "warm-up", prompt: "Warm-up.", labels: ["a", "b"] });
+      await callOk(client, "add_examples", { task: "warm-up", examples: [{ image: { data: Buffer.from(await testImage(1)).toString("base64") }, label: "a" }] });
+
+      const add = await measure("add_examples", async () => {
+        await callOk(client, "add_examples", { task: "colours", examples });
+        return 1;
+      });
+
+      type Classified = { results: { label: string }[]; heads: number };
+      let correct = 0;
+      const classifyAll = async (): Promise<number> => {
+        correct = 0;
+        let calls = 0;
+        for (let from = 0; from < QUERIES; from += QUERY_BATCH) {
+          const batch = queries.slice(from, from + QUERY_BATCH);
+          const out = await callOk<Classified>(client, "classify_image", { task: "colours", images: batch.map((q) => ({ path: q.path })) });
+          out.results.forEach((r, i) => {
+            if (r.label === batch[i]!.label) correct++;
+          });
+          calls++;
+        }
+        return calls;
+      };
+      const fresh = await measure("classify_image, new images", classifyAll);
+      const freshCorrect = correct;
+      const seen = await measure("classify_image, the same images again", classifyAll);
+      const task = await callOk<{ selectedHeads: { layer: number }[] | null }>(client, "get_task", { task: "colours" });
+      const deepest = Math.max(...(task.selectedHeads ?? []).map((h) => h.layer));
+      const loadAfter = os.loadavg();
+
+      const perSecond = (count: number, split: Split): string => ((1000 * count) / split.ms).toFixed(2);
+      const row = (what: string, count: number, split: Split): string =>
+        `| ${what} | ${split.calls} | ${(split.ms / 1000).toFixed(1)} | ${perSecond(count, split)} | ${ms(split.ms / count)} | ${ms(split.extractMs / count)} (${ms(split.preprocessMs / count)} / ${ms(split.visionMs / count)} / ${ms(split.decoderMs / count)}) | ${ms((split.ms - split.extractMs) / count)} | ${split.hits}/${split.extractions} |`;
+      const seenRatio = seen.ms / fresh.ms;
+      return [
+        "## End to end through the MCP tools",
+        "",
+        `An in-memory MCP client (\`InMemoryTransport\`) calls the server built by \`createSavServer\` with the real model provider, the server's model directory set to the full-size generated model (\`modelDir\`, default dtypes: fp32 graphs; ONNX Runtime threads = ${os.availableParallelism()} cores) and a fresh SQLite store. Images are 640×480 JPEG files in an allowed directory, ${LABELS} labels told apart by the colour of a disc; prompt "${PROMPT}".`,
+        `create_sav_task took ${ms(createMs)} ms (it loads the model: sessions, fingerprint, edited decoder). One warm-up extraction ran before the figures.`,
+        "",
+        "| tool call | calls | wall time (s) | per second | ms per image | extraction ms per image (preprocess / vision / decoder) | rest ms per image (loading, validation, store, SAV) | vision cache hits |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        row(`add_examples, ${LABELS} labels × ${EXAMPLES_PER_LABEL} images (one call)`, LABELS * EXAMPLES_PER_LABEL, add),
+        row(`classify_image, ${QUERIES} new images (batches of ${QUERY_BATCH})`, QUERIES, fresh),
+        row(`classify_image, the same ${QUERIES} images again`, QUERIES, seen),
+        "",
+        `Examples per second: ${perSecond(LABELS * EXAMPLES_PER_LABEL, add)}; new images per second: ${perSecond(QUERIES, fresh)}; images seen before per second: ${perSecond(QUERIES, seen)} (${ratio(seenRatio)}× the time of new images; goal ≤ 0.05: ${yes(seenRatio <= 0.05)}).`,
+        `Sanity check (random weights, so only a pixel-information check): ${freshCorrect}/${QUERIES} new images got their disc colour's label. The task's classifier uses heads down to decoder layer ${deepest} (of 30), so a decoder truncated after it would compute ${deepest + 1} layers.`,
+        "",
+        `${loadNote(loadBefore, loadAfter)}`,
+        "",
+      ].join("\n");
+    } finally {
+      await client.close();
+      await savServer.close();
+      await models.close();
+    }
+  } finally {
+    await rm(temp, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runEndToEndBenchmark().then(
+    (section) => process.stdout.write(section),
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,100 @@
+/**
+ * sav-mcp against transformers.js on the same model directory and images (issue 6 items 1 and 2), and
+ * the physical limit: FLOPs per image from the config against ONNX Runtime's large-MatMul peak on this
+ * machine. Each part runs in its own child process (tools/bench/peer-child.ts).
+ *
+ *   npx tsx tools/bench/peer.ts      prints the Markdown section to stdout, progress to stderr
+ */
+import os from "node:os";
+import { pathToFileURL } from "node:url";
+import { BENCH_MODEL_DIR, countFlops, ensureBenchModel, loadNote, log, ms, ratio, readModelConfig, runChild, yes } from "./common.js";
+import type { LimitConfig, LimitResult, PeerConfig, PeerResult } from "./peer-child.js";
+
+const CHILD = "tools/bench/peer-child.ts";
+const THREADS = 2;
+const PEER_ROUNDS = 5;
+const LIMIT_ROUNDS = 5;
+const PROMPT_TOKENS = 81;
+/** The vision encoder's fc2 shape: 1024 patches × 3072 → 768. */
+const MATMUL = { m: 1024, k: 3072, n: 768 };
+
+type Measured<T> = T & { peakRssBytes: number; loadAverage: number[] };
+
+const gflops = (flops: number): string => (flops / 1e9).toFixed(1);
+
+export async function runPeerBenchmark(): Promise<string> {
+  await ensureBenchModel();
+  const config = await readModelConfig(BENCH_MODEL_DIR);
+  const loadBefore = os.loadavg();
+  const started = performance.now();
+
+  const peers: Measured<PeerResult>[] = [];
+  for (const dtype of ["fp32", "int8", "q4"]) {
+    const peerConfig: PeerConfig = { mode: "peer", dtype, threads: THREADS, rounds: PEER_ROUNDS };
+    log(`[peer] sav-mcp vs transformers.js, ${dtype}`);
+    try {
+      peers.push(await runChild<Measured<PeerResult>>(CHILD, peerConfig));
+    } catch (error) {
+      log(`[peer] ${dtype} failed: ${(error as Error).message}`);
+      peers.push({ dtype, rounds: 0, savMs: Number.NaN, savStages: { preprocessMs: Number.NaN, visionMs: Number.NaN, decoderMs: Number.NaN }, peerMs: Number.NaN, peerStages: { processorMs: Number.NaN, generateMs: Number.NaN, visionMs: Number.NaN, decoderMs: Number.NaN }, ratio: Number.NaN, peerError: (error as Error).message, peakRssBytes: 0, loadAverage: [] });
+    }
+  }
+
+  const limitConfig: LimitConfig = { mode: "limit", threads: THREADS, rounds: LIMIT_ROUNDS, dtypes: ["fp32", "int8", "q4"], matmul: MATMUL };
+  log("[peer] physical limit");
+  const limit = await runChild<Measured<LimitResult>>(CHILD, limitConfig);
+  const loadAfter = os.loadavg();
+  const minutes = (performance.now() - started) / 60000;
+
+  const flops = countFlops(config, PROMPT_TOKENS);
+  const lines: string[] = [
+    "## Against a peer: transformers.js on the same model",
+    "",
+    `Time to get features for one new image, ${THREADS} ONNX Runtime threads on both sides (the same onnxruntime-node 1.30 binary), the same model directory (\`models/generated/smolvlm-256m-shaped\`), the same prompt ("What is in this image?") and a new 640×480 JPEG each time.`,
+    "sav-mcp: `Idefics3Runner.extract` (decode and preprocess, vision encoder, embeddings, edited decoder; caches cold). transformers.js 4.3: `RawImage.fromBlob`, the chat template, `AutoProcessor` with `do_image_splitting: false` (the same single 512×512 view; its default would encode 17 frames) and `generate({ max_new_tokens: 1 })` of `AutoModelForVision2Seq`, which is its cheapest way to run the model over a prompt. The two sides alternate image by image in one process; the ratio is the median of per-image ratios.",
+    "",
+    `| dtype (vision + decoder) | sav-mcp (ms) | of which preprocess / vision / decoder | transformers.js (ms) | of which processor / generate (vision / decoder runs) | sav-mcp / transformers.js (goal ≤ 0.7) | rounds |`,
+    "|---|---:|---|---:|---|---:|---:|",
+  ];
+  for (const p of peers) {
+    if (p.peerError) {
+      lines.push(`| ${p.dtype} | — | — | — | — | failed: ${p.peerError.replace(/\|/g, "\\|").slice(0, 200)} | 0 |`);
+      continue;
+    }
+    lines.push(
+      `| ${p.dtype} | ${ms(p.savMs)} | ${ms(p.savStages.preprocessMs)} / ${ms(p.savStages.visionMs)} / ${ms(p.savStages.decoderMs)} | ${ms(p.peerMs)} | ${ms(p.peerStages.processorMs)} / ${ms(p.peerStages.generateMs)} (${ms(p.peerStages.visionMs)} / ${ms(p.peerStages.decoderMs)}) | ${ratio(p.ratio)} (${yes(p.ratio <= 0.7)}) | ${p.rounds} |`,
+    );
+  }
+
+  const peakFp32 = limit.peaks.fp32;
+  lines.push(
+    "",
+    "## Physical limit",
+    "",
+    `FLOPs per image counted from config.json (2 × multiply-accumulates of the matrix products; norms, softmax and activations left out): vision encoder ${gflops(flops.vision)} GFLOP (patch embedding ${gflops(flops.detail.patchEmbedding!)}, 12 layers × ${gflops(flops.detail.visionLayer!)}, connector ${gflops(flops.detail.connector!)}); decoder over ${PROMPT_TOKENS} prompt tokens up to the last o_proj input ${gflops(flops.decoder)} GFLOP (an unedited forward with all 30 layers and the lm_head: ${gflops(flops.decoderUnedited)}).`,
+    `Machine peak: one MatMul ${MATMUL.m}×${MATMUL.k} · ${MATMUL.k}×${MATMUL.n} (the vision MLP's fc2 shape, constant weights) in ONNX Runtime with ${THREADS} threads, best of 5 runs per round, median over ${limit.rounds} rounds: float32 MatMul ${gflops(peakFp32)} GFLOP/s, int8 MatMulInteger (uint8 × int8) ${gflops(limit.peaks.int8)} G op/s, 4-bit MatMulNBits (block 32) ${gflops(limit.peaks.q4)} GFLOP/s. The extractions below ran between those MatMul runs, so both see the same load.`,
+    "",
+    "| graphs | vision encoder (ms) | vision GFLOP/s | fraction of the fp32 MatMul peak | fraction of the same-dtype peak (goal ≥ 50%) | decoder (ms) | decoder GFLOP/s | fraction of the same-dtype peak |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|",
+  );
+  for (const [dtype, stage] of Object.entries(limit.stages)) {
+    const peak = dtype === "int8" ? limit.peaks.int8 : dtype === "q4" ? limit.peaks.q4 : peakFp32;
+    const visionRate = flops.vision / (stage.visionMs / 1000);
+    const decoderRate = flops.decoder / (stage.decoderMs / 1000);
+    lines.push(
+      `| ${dtype} | ${ms(stage.visionMs)} | ${gflops(visionRate)} | ${(100 * visionRate / peakFp32).toFixed(0)}% | ${(100 * visionRate / peak).toFixed(0)}% (${yes(visionRate / peak >= 0.5)}) | ${ms(stage.decoderMs)} | ${gflops(decoderRate)} | ${(100 * decoderRate / peak).toFixed(0)}% |`,
+    );
+  }
+  lines.push("", `${loadNote(loadBefore, loadAfter)} The section took ${minutes.toFixed(1)} minutes.`, "");
+  return lines.join("\n");
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runPeerBenchmark().then(
+    (section) => process.stdout.write(section),
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
