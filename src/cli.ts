@@ -23,7 +23,7 @@ Environment (flags take precedence):
 
 Examples:
   npx sav-mcp demo                                   run a whole scenario offline on the tiny model
-  npx sav-mcp models pull smolvlm-256m-instruct      install the default model (~210 MB)
+  npx sav-mcp models pull smolvlm-256m-instruct      install the default model (~263 MB)
   npx sav-mcp serve --allowed-dir ~/Pictures         serve MCP over stdio
 `;
 

@@ -39,7 +39,7 @@ describe("listModels", () => {
       manifest.files.reduce((s, f) => s + (f.size ?? 0), 0) +
       (manifest.variants.vision_encoder.int8?.size ?? 0) +
       (manifest.variants.embed_tokens.int8?.size ?? 0) +
-      (manifest.variants.decoder_model_merged.q4?.size ?? 0);
+      (manifest.variants.decoder_model_merged.int8?.size ?? 0);
     expect(small).toMatchObject({
       installed: false,
       dir: null,
@@ -49,7 +49,7 @@ describe("listModels", () => {
       downloadBytesExact: true,
       installedBytes: 0,
       installCommand: "npx sav-mcp models pull smolvlm-256m-instruct",
-      dtypes: { vision_encoder: "int8", embed_tokens: "int8", decoder_model_merged: "q4" },
+      dtypes: { vision_encoder: "int8", embed_tokens: "int8", decoder_model_merged: "int8" },
     });
     const large = listings.find((m) => m.id === "smolvlm-instruct");
     expect(large?.isDefault).toBe(false);
