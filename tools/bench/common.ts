@@ -51,9 +51,15 @@ export async function timeRepeats(name: string, repeats: number, run: (index: nu
 /**
  * A deterministic photo-like test image (smooth gradients, shapes and noise, so JPEG decoding does
  * real work), `width`×`height` JPEG; `seed` makes each image distinct, so no cache can serve it. A fixed
- * `discColour` gives images a shared visible trait (a class).
+ * `discColour` gives images a shared visible trait (a class); a fixed `backgroundColour` makes it the main one.
  */
-export async function testImage(seed: number, width = 640, height = 480, discColour?: [number, number, number]): Promise<Uint8Array> {
+export async function testImage(
+  seed: number,
+  width = 640,
+  height = 480,
+  discColour?: [number, number, number],
+  backgroundColour?: [number, number, number],
+): Promise<Uint8Array> {
   const channels = 3;
   const pixels = Buffer.alloc(width * height * channels);
   let state = (seed * 2654435761) >>> 0 || 1;
@@ -68,7 +74,8 @@ export async function testImage(seed: number, width = 640, height = 480, discCol
   const cx = random() * width;
   const cy = random() * height;
   const radius = (0.15 + 0.3 * random()) * Math.min(width, height);
-  const base = [random() * 255, random() * 255, random() * 255];
+  const randomBase = [random() * 255, random() * 255, random() * 255];
+  const base = backgroundColour ?? randomBase;
   const randomDisc = [random() * 255, random() * 255, random() * 255];
   const disc = discColour ?? randomDisc;
   for (let y = 0; y < height; y++) {
@@ -138,6 +145,12 @@ export interface StageFlops {
   decoder: number;
   /** Full decoder layers (all of them) plus the lm_head over every position, as an unedited forward computes them. */
   decoderUnedited: number;
+  /**
+   * The parts of `vision` and `decoder` that stay float32 in the quantized graphs: products of two activations
+   * (attention scores and context) and the patch-embedding Conv.
+   */
+  visionFloatProducts: number;
+  decoderFloatProducts: number;
   detail: Record<string, number>;
 }
 
@@ -180,6 +193,8 @@ export function countFlops(config: ConfigJson, promptTokens: number, decoderLaye
     vision,
     decoder,
     decoderUnedited: t.num_hidden_layers * fullLayer + lmHead,
+    visionFloatProducts: v.num_hidden_layers * visionAttention + patchEmbedding,
+    decoderFloatProducts: layers * attention,
     detail: { patchEmbedding, visionLayer, connector, decoderLayer: fullLayer, lmHead },
   };
 }

@@ -48,10 +48,10 @@ export interface LimitConfig {
 export interface LimitResult {
   rounds: number;
   matmul: { m: number; k: number; n: number };
-  /** Operations per second (2·m·k·n per run), medians. */
-  peaks: { fp32: number; int8: number; q4: number };
-  /** Per runner dtype: median stage times of new images, measured between the peak runs. */
-  stages: Record<string, { visionMs: number; decoderMs: number; preprocessMs: number }>;
+  /** Operations per second (2·m·k·n per run), best of 5 runs, one entry per round. */
+  peaks: { fp32: number[]; int8: number[]; q4: number[] };
+  /** Per runner dtype: stage times of a new image, one entry per round (measured between that round's peak runs). */
+  stages: Record<string, { visionMs: number[]; decoderMs: number[]; preprocessMs: number[] }>;
 }
 
 export type PeerChildConfig = PeerConfig | LimitConfig;
@@ -202,10 +202,8 @@ async function limit(config: LimitConfig): Promise<LimitResult> {
   return {
     rounds: config.rounds,
     matmul: config.matmul,
-    peaks: { fp32: median(rates.fp32), int8: median(rates.int8), q4: median(rates.q4) },
-    stages: Object.fromEntries(
-      Object.entries(stages).map(([dtype, s]) => [dtype, { visionMs: median(s.visionMs), decoderMs: median(s.decoderMs), preprocessMs: median(s.preprocessMs) }]),
-    ),
+    peaks: rates,
+    stages,
   };
 }
 

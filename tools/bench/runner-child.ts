@@ -109,6 +109,7 @@ export interface ThreadsConfig {
 }
 
 export interface ThreadsResult {
+  dtypes: Dtypes;
   batch: number;
   rounds: number;
   threads: [number, number];
@@ -342,6 +343,7 @@ async function threads(config: ThreadsConfig): Promise<ThreadsResult> {
   }
   await Promise.all(runners.map((r) => r.close()));
   return {
+    dtypes: config.dtypes,
     batch: config.batch,
     rounds: config.rounds,
     threads: config.threads,
