@@ -1,7 +1,7 @@
 /**
  * End to end through the MCP tools and the store (issue 6 item 4): add_examples of 10 labels × 20 images,
- * classify_image of 100 new images and of the same 100 again, with an in-memory MCP client, the real
- * model provider and the full-size SmolVLM-256M-shaped generated model (given as the server's model directory).
+ * classify_image of 100 new images and of the same 100 again, with an in-memory MCP client and the
+ * full-size SmolVLM-256M-shaped generated model in the shipped default dtypes (int8 graphs).
  *
  *   npx tsx tools/bench/e2e.ts      prints the Markdown section to stdout, progress to stderr
  */
@@ -15,8 +15,8 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { loadConfig } from "../../src/config.js";
 import type { ExtractResult, HeadVectorExtractor } from "../../src/model/types.js";
 import { createSavServer } from "../../src/server/create-server.js";
-import { createModelProvider } from "../../src/server/model-provider.js";
-import type { ModelProvider } from "../../src/server/models.js";
+import { createExtractor } from "../../src/model/runner.js";
+import { ExtractorPool, type ModelProvider } from "../../src/server/models.js";
 import { BENCH_MODEL_DIR, BENCH_MODEL_ID, ensureBenchModel, loadNote, log, ms, ratio, testImage, yes } from "./common.js";
 
 const LABELS = 10;
@@ -31,6 +31,30 @@ const BACKGROUND: [number, number, number] = [128, 128, 128];
 function labelColour(label: number): [number, number, number] {
   const hue = (label / LABELS) * 2 * Math.PI;
   return [0, 2, 4].map((shift) => Math.round(127.5 + 127.5 * Math.cos(hue - (shift * Math.PI) / 3))) as [number, number, number];
+}
+
+/** The shipped default dtypes of the SmolVLM manifests. */
+const DTYPE = "int8";
+
+/** Serves the generated full-size model in the default dtypes, one shared extractor, as the registry's provider does. */
+class BenchModels implements ModelProvider {
+  readonly defaultModel = BENCH_MODEL_ID;
+  private readonly pool = new ExtractorPool((id) =>
+    createExtractor(
+      { id, dir: BENCH_MODEL_DIR, dtypes: { vision_encoder: DTYPE, embed_tokens: DTYPE, decoder_model_merged: DTYPE }, randomWeights: true },
+      {},
+    ),
+  );
+  extractor(modelId: string): Promise<HeadVectorExtractor> {
+    if (modelId !== BENCH_MODEL_ID) throw new Error(`only ${BENCH_MODEL_ID} is served here`);
+    return this.pool.get(modelId);
+  }
+  async listModels(): ReturnType<ModelProvider["listModels"]> {
+    return [{ id: BENCH_MODEL_ID, title: "SmolVLM-256M-shaped (generated)", installed: true, isDefault: true, randomWeights: true, downloadBytes: null, installCommand: null }];
+  }
+  close(): Promise<void> {
+    return this.pool.close();
+  }
 }
 
 /** Records every extraction's timings, to split tool time into model time and everything else. */
@@ -113,12 +137,11 @@ export async function runEndToEndBenchmark(): Promise<string> {
       {
         dataDir: path.join(temp, "data"),
         modelsDir: path.join(temp, "models"),
-        modelDir: BENCH_MODEL_DIR,
         defaultModel: BENCH_MODEL_ID,
         allowedDirs: [imagesDir],
       },
     );
-    const models = new TimedModels(createModelProvider({ config }));
+    const models = new TimedModels(new BenchModels());
     const savServer = createSavServer({ config, models });
     const client = new Client({ name: "sav-bench", version: "1.0.0" });
     const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
@@ -189,7 +212,7 @@ export async function runEndToEndBenchmark(): Promise<string> {
       return [
         "## End to end through the MCP tools",
         "",
-        `An in-memory MCP client (\`InMemoryTransport\`) calls the server built by \`createSavServer\` with the real model provider, the server's model directory set to the full-size generated model (\`modelDir\`; the server picks the fp32 graphs there; ONNX Runtime threads = ${os.availableParallelism()} cores) and a fresh SQLite store. Images are 640×480 JPEG files in an allowed directory, ${LABELS} labels told apart by the colour of a disc on grey; prompt "${PROMPT}". The server keeps two extractions in flight (the next image is decoded while one is in the model) and classifies with a decoder truncated after the deepest selected head.`,
+        `An in-memory MCP client (\`InMemoryTransport\`) calls the server built by \`createSavServer\` with a fresh SQLite store and a model provider serving the full-size generated model in the shipped default dtypes (${DTYPE} vision encoder, embeddings and decoder; ONNX Runtime threads = ${os.availableParallelism()} cores, the runner's default). Images are 640×480 JPEG files in an allowed directory, ${LABELS} labels told apart by the colour of a disc on grey; prompt "${PROMPT}". The server keeps two extractions in flight (the next image is decoded while one is in the model) and classifies with a decoder truncated after the deepest selected head.`,
         `create_sav_task took ${ms(createMs)} ms (it loads the model: sessions, fingerprint, edited decoder). One warm-up extraction ran before the figures.`,
         "",
         "| tool call | calls | wall time (s) | per second | ms per image | per image / new image | vision cache hits |",
