@@ -99,16 +99,17 @@ describe("resolveModel with a model directory", () => {
     expect(resolved.randomWeights).toBe(false);
   });
 
-  it("prefers fp32 when several variants are present, and honours requested dtypes", async () => {
+  it("prefers int8 (the measured default) when several variants are present, and honours requested dtypes", async () => {
     const dir = await makeModelDir([
       "vision_encoder.onnx",
       "vision_encoder_int8.onnx",
       "embed_tokens.onnx",
       "decoder_model_merged.onnx",
     ]);
-    expect((await resolveModel("smolvlm-256m-instruct", { ...base, modelDir: dir })).dtypes.vision_encoder).toBe("fp32");
-    const asked = await resolveModel("smolvlm-256m-instruct", { ...base, modelDir: dir, dtypes: { vision_encoder: "int8" } });
-    expect(asked.dtypes.vision_encoder).toBe("int8");
+    const detected = (await resolveModel("smolvlm-256m-instruct", { ...base, modelDir: dir })).dtypes;
+    expect(detected).toMatchObject({ vision_encoder: "int8", embed_tokens: "fp32", decoder_model_merged: "fp32" });
+    const asked = await resolveModel("smolvlm-256m-instruct", { ...base, modelDir: dir, dtypes: { vision_encoder: "fp32" } });
+    expect(asked.dtypes.vision_encoder).toBe("fp32");
     await expect(
       resolveModel("smolvlm-256m-instruct", { ...base, modelDir: dir, dtypes: { decoder_model_merged: "q4" } }),
     ).rejects.toThrow(/has no onnx\/decoder_model_merged_q4\.onnx/);
