@@ -1,5 +1,5 @@
 /** Small seeded PRNG (mulberry32): fold assignment must be reproducible, Math.random is not. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

@@ -2,18 +2,10 @@
  * Test helpers: seeded data and a deliberately naive reference implementation of SAV head scoring and voting
  * (explicit centroids, rebuilt from scratch for every left-out example), used as an oracle.
  */
+import { mulberry32 as seededRandom } from "../../src/sav/folds.js";
 import type { HeadSelection, HeadShape, LabelledVector } from "../../src/sav/index.js";
 
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 export function seededGaussian(seed: number): () => number {
   const uniform = seededRandom(seed);

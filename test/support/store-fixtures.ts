@@ -1,19 +1,11 @@
 import type { HeadShape } from "../../src/model/types.js";
+import { mulberry32 as seededRandom } from "../../src/sav/folds.js";
 import type { NewExample, NewTask } from "../../src/store/index.js";
 
 export const SMALL_SHAPE: HeadShape = { layers: 2, heads: 3, headDim: 4 };
 
 /** Deterministic pseudo-random numbers (mulberry32), so failures reproduce. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 export function newTask(name: string, overrides: Partial<NewTask> = {}): NewTask {
   return {
