@@ -9,5 +9,8 @@ export default defineConfig({
     hookTimeout: 300_000,
     // Two cores: ONNX Runtime sessions in many workers at once only thrash.
     maxWorkers: 2,
+    // The JSON report lets .ci/run print a plain "N passed, N failed" closing line.
+    reporters: ["default", "json"],
+    outputFile: { json: ".cache/vitest-report.json" },
   },
 });
