@@ -43,6 +43,13 @@ interface VisionFeatures {
   grid: ImageGrid;
 }
 
+interface VisionLookup {
+  value: VisionFeatures;
+  hit: boolean;
+  preprocessMs: number;
+  visionMs: number;
+}
+
 /** Runs one job at a time, so concurrent requests queue instead of oversubscribing the cores. */
 class SerialQueue {
   private tail: Promise<unknown> = Promise.resolve();
@@ -87,6 +94,7 @@ export class Idefics3Runner implements HeadVectorExtractor {
   private readonly queue = new SerialQueue();
   private readonly decoders = new Map<number, Promise<ort.InferenceSession>>();
   private readonly visionCache: LRUCache<string, VisionFeatures>;
+  private readonly pendingVision = new Map<string, Promise<VisionLookup>>();
   private readonly resultCache: LRUCache<string, ExtractResult>;
   private readonly visionInputs: Map<string, InputMetadata>;
   private readonly embedInputs: Map<string, InputMetadata>;
@@ -203,10 +211,36 @@ export class Idefics3Runner implements HeadVectorExtractor {
     return values;
   }
 
-  private async visionFeatures(bytes: Uint8Array, signal?: AbortSignal): Promise<{ value: VisionFeatures; hit: boolean; preprocessMs: number; visionMs: number }> {
-    const key = `${sha256Hex(bytes)}:${this.options.imageSplitting ? "split" : "global"}`;
+  /**
+   * Vision features of one image, from the cache, from a computation already under way for the same
+   * image (concurrent requests share it), or computed now.
+   */
+  private async visionFeatures(hash: string, bytes: Uint8Array, signal?: AbortSignal): Promise<VisionLookup> {
+    const key = `${hash}:${this.options.imageSplitting ? "split" : "global"}`;
     const cached = this.visionCache.get(key);
     if (cached) return { value: cached, hit: true, preprocessMs: 0, visionMs: 0 };
+    const pending = this.pendingVision.get(key);
+    if (pending) {
+      try {
+        return { ...(await pending), hit: true, preprocessMs: 0, visionMs: 0 };
+      } catch (error) {
+        // The request that started it was cancelled; this one was not, so it computes the features itself.
+        if (error instanceof ExtractionAbortedError && !signal?.aborted) return this.visionFeatures(hash, bytes, signal);
+        throw error;
+      }
+    }
+    const computation = this.computeVision(bytes, signal);
+    this.pendingVision.set(key, computation);
+    try {
+      const result = await computation;
+      this.visionCache.set(key, result.value);
+      return result;
+    } finally {
+      this.pendingVision.delete(key);
+    }
+  }
+
+  private async computeVision(bytes: Uint8Array, signal?: AbortSignal): Promise<VisionLookup> {
     const started = performance.now();
     // Decoding and resizing run outside the queue, overlapping with other requests' inference.
     const image = await preprocessImage(bytes, this.imageConfig(), this.options.maxImagePixels);
@@ -218,7 +252,6 @@ export class Idefics3Runner implements HeadVectorExtractor {
       return this.runVision(image);
     });
     const value = { features, grid: { rows: image.rows, cols: image.cols } };
-    this.visionCache.set(key, value);
     return { value, hit: false, preprocessMs, visionMs: performance.now() - visionStart };
   }
 
@@ -289,13 +322,14 @@ export class Idefics3Runner implements HeadVectorExtractor {
     if (text.includes("<image>")) throw new Error('The text must not contain "<image>": images are placed by the runner.');
     checkAborted(signal);
 
-    const resultKey = sha256Hex(JSON.stringify([images.map((b) => sha256Hex(b)), text, layers, this.options.imageSplitting]));
+    const hashes = images.map((bytes) => sha256Hex(bytes));
+    const resultKey = sha256Hex(JSON.stringify([hashes, text, layers, this.options.imageSplitting]));
     const cached = this.resultCache.get(resultKey);
     if (cached) {
       return { ...cached, vectors: cached.vectors.slice(), timings: { ...cached.timings, totalMs: performance.now() - started, visionCacheHit: true } };
     }
 
-    const visions = await Promise.all(images.map((bytes) => this.visionFeatures(bytes, signal)));
+    const visions = await Promise.all(images.map((bytes, i) => this.visionFeatures(hashes[i], bytes, signal)));
     checkAborted(signal);
     const inputIds = this.prompt.encode(visions.map((v) => v.value.grid), text);
     const decoderStart = performance.now();
@@ -321,7 +355,7 @@ export class Idefics3Runner implements HeadVectorExtractor {
 
   /** The decoder's inputs for a request (token ids and merged embeddings), to verify the runner against references. */
   async decoderInputs(request: ExtractRequest): Promise<{ inputIds: number[]; inputsEmbeds: Float32Array }> {
-    const visions = await Promise.all(request.images.map((bytes) => this.visionFeatures(bytes)));
+    const visions = await Promise.all(request.images.map((bytes) => this.visionFeatures(sha256Hex(bytes), bytes)));
     const inputIds = this.prompt.encode(visions.map((v) => v.value.grid), request.text);
     const inputsEmbeds = await this.queue.run(() => this.mergedEmbeddings(inputIds, visions.map((v) => v.value)));
     return { inputIds, inputsEmbeds };

@@ -134,6 +134,15 @@ describe("Idefics3Runner on the generated tiny model", () => {
     expect(second.timings.visionCacheHit).toBe(true);
   });
 
+  it("encodes an image once when concurrent requests ask for it", async () => {
+    const fresh = await picture(8);
+    const results = await Promise.all([
+      runner.extract({ images: [fresh], text: "one" }),
+      runner.extract({ images: [fresh], text: "two" }),
+    ]);
+    expect(results.map((r) => r.timings.visionCacheHit).sort()).toEqual([false, true]);
+  });
+
   it("computes only the first layers with a truncated decoder, equal to the full one's prefix", async () => {
     const full = await runner.extract({ images: [image], text });
     const truncated = await runner.extract({ images: [image], text, layers: 2 });
