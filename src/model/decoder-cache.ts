@@ -1,5 +1,5 @@
 import { constants } from "node:fs";
-import { access, readFile, rename, writeFile } from "node:fs/promises";
+import { access, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { decodeModel, editDecoder, encodeModel, referenceWeightsInPlace, type DecoderEditOptions } from "./graph.js";
 import { sha256File, sha256Hex } from "./file-hash.js";
@@ -30,10 +30,11 @@ async function writable(dir: string): Promise<boolean> {
  */
 export async function prepareDecoder(source: string, options: DecoderEditOptions): Promise<PreparedDecoder> {
   const sourceHash = await sha256File(source);
-  const key = sha256Hex(EDIT_VERSION, sourceHash, JSON.stringify(options)).slice(0, 16);
   const dir = path.dirname(source);
   const base = path.basename(source, ".onnx");
-  const target = path.join(dir, `${base}.sav-${key}.onnx`);
+  // The name carries the source's hash, so graphs edited from an earlier version of the file can be found and removed.
+  const sourcePrefix = `${base}.sav-${sourceHash.slice(0, 16)}-`;
+  const target = path.join(dir, `${sourcePrefix}${sha256Hex(EDIT_VERSION, JSON.stringify(options)).slice(0, 8)}.onnx`);
   const layers = Math.min(options.keepLayers ?? options.layers, options.layers);
   try {
     await access(target, constants.R_OK);
@@ -48,5 +49,14 @@ export async function prepareDecoder(source: string, options: DecoderEditOptions
   const temporary = `${target}.${process.pid}.tmp`;
   await writeFile(temporary, encodeModel(edited.model));
   await rename(temporary, target);
+  await removeStaleEdits(dir, base, sourcePrefix);
   return { path: target, layers: edited.layers };
+}
+
+/** Edited graphs of an earlier version of the source file: they point at bytes that have changed. */
+async function removeStaleEdits(dir: string, base: string, currentPrefix: string): Promise<void> {
+  const stale = (await readdir(dir)).filter(
+    (name) => name.startsWith(`${base}.sav-`) && name.endsWith(".onnx") && !name.startsWith(currentPrefix),
+  );
+  await Promise.all(stale.map((name) => rm(path.join(dir, name), { force: true })));
 }
