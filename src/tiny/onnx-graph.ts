@@ -238,10 +238,3 @@ export function encodeModel(model: GraphModel): Uint8Array {
   };
   return onnx.ModelProto.encode(proto).finish();
 }
-
-/** Finds an initializer by name or throws; the quantizers rely on every weight being present. */
-export function requireInitializer(model: GraphModel, name: string): Initializer {
-  const found = model.initializers.find((t) => t.name === name);
-  if (!found) throw new Error(`initializer ${name} not found`);
-  return found;
-}

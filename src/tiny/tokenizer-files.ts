@@ -41,7 +41,7 @@ export function smolvlmImageSpecials(): { id: number; content: string }[] {
     for (let c = 1; c <= 6; c++) tokens.push({ id: 49153 + 6 * (r - 1) + (c - 1), content: `<row_${r}_col_${c}>` });
   }
   tokens.push({ id: 49189, content: "<fake_token_around_image>" });
-  tokens.push({ id: 49190, content: "<image>" });
+  tokens.push({ id: IMAGE_TOKEN_ID, content: "<image>" });
   for (let k = 0; k <= 87; k++) tokens.push({ id: 49191 + k, content: `<|reserved_special_token_${k}|>` });
   tokens.push({ id: 49279, content: "<end_of_utterance>" });
   return tokens;
