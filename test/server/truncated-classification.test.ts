@@ -1,39 +1,15 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TINY_MODEL_ID } from "../../src/config.js";
-import type { ExtractRequest, HeadVectorExtractor } from "../../src/model/types.js";
-import type { ModelProvider } from "../../src/server/models.js";
+import { GatedModels } from "../support/gated-models.js";
 import { writeShapeImages } from "../support/images.js";
 import { callOk, startHarness, testConfig, testModels, type Harness } from "../support/mcp-harness.js";
 import { makeTempDir } from "../support/temp-dir.js";
 
-/** A real model provider that records every extraction request. */
-function recording(inner: ModelProvider, requests: ExtractRequest[]): ModelProvider {
-  return {
-    get defaultModel() {
-      return inner.defaultModel;
-    },
-    async extractor(modelId, options): Promise<HeadVectorExtractor> {
-      const real = await inner.extractor(modelId, options);
-      return {
-        info: real.info,
-        extract: (request) => {
-          requests.push(request);
-          return real.extract(request);
-        },
-        close: () => real.close(),
-      };
-    },
-    listModels: () => inner.listModels(),
-    close: () => inner.close(),
-  };
-}
-
 describe("classification depth", () => {
   let temp: ReturnType<typeof makeTempDir>;
   let harness: Harness;
-  let models: ModelProvider;
-  const requests: ExtractRequest[] = [];
+  let models: GatedModels;
   let images: Awaited<ReturnType<typeof writeShapeImages>>;
 
   beforeAll(async () => {
@@ -41,7 +17,8 @@ describe("classification depth", () => {
     const imagesDir = path.join(temp.dir, "images");
     images = await writeShapeImages(imagesDir, 4);
     const dirs = { dataDir: path.join(temp.dir, "data"), modelsDir: path.join(temp.dir, "models"), allowedDirs: [imagesDir] };
-    models = recording(testModels(testConfig(dirs)), requests);
+    // No gate: every extraction runs at once; the wrapper only records the requests.
+    models = new GatedModels(testModels(testConfig(dirs)), Number.POSITIVE_INFINITY);
     harness = await startHarness({ ...dirs, models });
   });
   afterAll(async () => {
@@ -52,6 +29,7 @@ describe("classification depth", () => {
 
   it("extracts examples at full depth and queries only up to the deepest selected head", async () => {
     const { client } = harness;
+    const requests = models.requests;
     await callOk(client, "create_sav_task", { name: "depth", prompt: "Circle or square?", model: TINY_MODEL_ID, heads: 2 });
     const examples = [
       ...images["red-circle"].slice(0, 3).map((file) => ({ image: { path: file }, label: "circle" })),

@@ -8,6 +8,8 @@ import type { ModelProvider } from "../../src/server/models.js";
  */
 export class GatedModels implements ModelProvider {
   extractCalls = 0;
+  /** Every extraction request, in order. */
+  readonly requests: ExtractRequest[] = [];
   readonly aborted: Promise<void>;
   private onAborted!: () => void;
   private released = false;
@@ -36,6 +38,7 @@ export class GatedModels implements ModelProvider {
       info: real.info,
       extract: async (request: ExtractRequest): Promise<ExtractResult> => {
         this.extractCalls++;
+        this.requests.push(request);
         if (this.extractCalls > this.freeCalls) await this.gate(request.signal);
         return real.extract(request);
       },
