@@ -5,6 +5,7 @@ import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import { loadConfig, TINY_MODEL_ID, type SavConfig } from "./config.js";
 import { listModels } from "./model/registry/index.js";
 import { registerModelsCommand } from "./model/registry/cli.js";
+import { registerEvalCommand } from "./eval/cli.js";
 import { createSavServer } from "./server/create-server.js";
 import { runDemo } from "./server/demo.js";
 import { createModelProvider } from "./server/model-provider.js";
@@ -146,6 +147,7 @@ export function buildProgram(): Command {
     });
 
   registerModelsCommand(program);
+  registerEvalCommand(program);
   return program;
 }
 

@@ -26,7 +26,7 @@ export type {
 export { SavError } from "./types.js";
 export { buildClassifier, rankHeads } from "./build.js";
 export { classify } from "./classify.js";
-export { crossValidate } from "./cross-validate.js";
+export { crossValidate, metricsFromConfusion } from "./cross-validate.js";
 export { deserializeClassifier, serializeClassifier } from "./serialize.js";
 export {
   type Calibration,
