@@ -10,7 +10,9 @@ import { createModelProvider } from "../server/model-provider.js";
 import { SavStore } from "../store/index.js";
 import { loadDataset, splitPerLabel } from "./datasets.js";
 import { reportMarkdown, type EvalReport } from "./report.js";
-import { runEval, type ZeroShotRunner } from "./run-eval.js";
+import { runEval } from "./run-eval.js";
+import { DEFAULT_ZERO_SHOT_TOKENS, zeroShotRunner } from "./zero-shot.js";
+import { createGenerator, type Generator } from "../model/generate.js";
 
 export const DEFAULT_PER_LABEL = 20;
 
@@ -28,6 +30,9 @@ export interface EvalFlags {
   task?: string;
   imageRoot?: string;
   zeroShot: boolean;
+  zeroShotTokens: number;
+  /** "Yes=harmful,No=unharmful": answers that stand for labels in the zero-shot baseline. */
+  zeroShotMap?: Record<string, string>;
 }
 
 export interface EvalGlobals {
@@ -41,8 +46,6 @@ export interface EvalIo {
   stdout: (text: string) => void;
   stderr: NodeJS.WriteStream;
   env?: NodeJS.ProcessEnv;
-  /** Builds the zero-shot runner for a loaded extractor; none means the baseline is skipped. */
-  zeroShot?: (modelId: string) => Promise<ZeroShotRunner | null>;
 }
 
 function progressReporter(stream: NodeJS.WriteStream): {
@@ -98,6 +101,7 @@ export async function evalCommand(flags: EvalFlags, globals: EvalGlobals, io: Ev
   const models = createModelProvider({ config });
   const bar = progressReporter(io.stderr);
   let store: SavStore | undefined;
+  let generator: Generator | undefined;
   try {
     const modelId = config.defaultModel;
     const t = performance.now();
@@ -107,7 +111,8 @@ export async function evalCommand(flags: EvalFlags, globals: EvalGlobals, io: Ev
       store = new SavStore({ dataDir: config.dataDir });
       if (store.getTask(flags.task)) throw new Error(`a task named '${flags.task}' already exists in ${config.dataDir}; choose another --task name`);
     }
-    const zeroShot = flags.zeroShot && io.zeroShot ? ((await io.zeroShot(modelId)) ?? undefined) : undefined;
+    if (flags.zeroShot) generator = await createGenerator({ dir: extractor.info.dir, dtypes: extractor.info.dtypes });
+    const zeroShot = generator ? zeroShotRunner(generator, { maxNewTokens: flags.zeroShotTokens, answerMap: flags.zeroShotMap }) : undefined;
     const report = await runEval({
       train,
       test,
@@ -132,6 +137,7 @@ export async function evalCommand(flags: EvalFlags, globals: EvalGlobals, io: Ev
   } finally {
     bar.stop();
     store?.close();
+    await generator?.close();
     await models.close();
   }
 }
@@ -159,7 +165,15 @@ function selection(value: string): "in-sample" | "leave-one-out" {
   return value;
 }
 
-export function registerEvalCommand(program: Command, zeroShot?: EvalIo["zeroShot"]): void {
+function answerMap(value: string): Record<string, string> {
+  const entries = value.split(",").map((pair) => pair.split("="));
+  if (entries.some((e) => e.length !== 2 || e[0]!.trim() === "" || e[1]!.trim() === "")) {
+    throw new InvalidArgumentError('expected answer=label pairs separated by commas, e.g. "Yes=harmful,No=unharmful"');
+  }
+  return Object.fromEntries(entries.map(([answer, label]) => [answer!.trim(), label!.trim()]));
+}
+
+export function registerEvalCommand(program: Command): void {
   program
     .command("eval")
     .description("the SAV paper's protocol on a dataset: accuracy, per-class metrics, head counts, calibration, zero-shot baseline")
@@ -176,13 +190,14 @@ export function registerEvalCommand(program: Command, zeroShot?: EvalIo["zeroSho
     .option("--json <file>", "write the report as JSON")
     .option("--plot <dir>", "write the head map (head-map.png) into this directory")
     .option("--no-zero-shot", "skip the zero-shot (greedy generation) baseline")
+    .option("--zero-shot-tokens <n>", "most tokens generated per zero-shot answer", positiveInteger, DEFAULT_ZERO_SHOT_TOKENS)
+    .option("--zero-shot-map <pairs>", 'answers standing for labels, e.g. "Yes=harmful,No=unharmful"', answerMap)
     .action(async (flags: EvalFlags, command: Command) => {
       const globals = command.optsWithGlobals<EvalGlobals>();
       try {
         await evalCommand(flags, globals, {
           stdout: (text) => process.stdout.write(text),
           stderr: process.stderr,
-          zeroShot,
         });
       } catch (error) {
         process.stderr.write(`sav-mcp eval: ${error instanceof Error ? error.message : String(error)}\n`);
