@@ -13,6 +13,8 @@ import { reportMarkdown, type EvalReport } from "./report.js";
 import { runEval } from "./run-eval.js";
 import { DEFAULT_ZERO_SHOT_TOKENS, zeroShotRunner } from "./zero-shot.js";
 import { createGenerator, type Generator } from "../model/generate.js";
+import type { RegistryOptions } from "../model/registry/index.js";
+import { checkReportText, runModelsCheck } from "./models-check.js";
 
 export const DEFAULT_PER_LABEL = 20;
 
@@ -203,5 +205,28 @@ export function registerEvalCommand(program: Command): void {
         process.stderr.write(`sav-mcp eval: ${error instanceof Error ? error.message : String(error)}\n`);
         process.exitCode = 1;
       }
+    });
+}
+
+/** Adds `check` to the `models` command (registered by the registry's CLI) and, when absent, the command itself. */
+export function registerModelsCheckCommand(program: Command, generators: RegistryOptions["generators"] = {}): void {
+  const models = program.commands.find((c) => c.name() === "models") ?? program.command("models");
+  models
+    .command("check")
+    .description("first-run self-check: files, decoder edit, one extraction, head-vector sanity, a caption; prints a verdict")
+    .argument("<id>", "model id (see `models list`)")
+    .option("--threads <n>", "ONNX Runtime threads (default: all cores)", positiveInteger)
+    .option("--json", "print the checklist as JSON")
+    .action(async (id: string, flags: { threads?: number; json?: boolean }, command: Command) => {
+      const globals = command.optsWithGlobals<EvalGlobals>();
+      const resolvedDir = (dir: string | undefined) => (dir === undefined ? undefined : path.resolve(dir));
+      const config = loadConfig(process.env, { modelDir: resolvedDir(globals.modelDir), modelsDir: resolvedDir(globals.modelsDir), defaultModel: globals.model });
+      const report = await runModelsCheck(
+        id,
+        { modelsDir: config.modelsDir, modelDir: config.modelDir, defaultModel: config.defaultModel, generators },
+        { threads: flags.threads },
+      );
+      process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : checkReportText(report));
+      if (report.verdict === "fail") process.exitCode = 1;
     });
 }
