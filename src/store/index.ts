@@ -14,4 +14,4 @@ export {
 } from "./store.js";
 export { ClassifierCache, DEFAULT_CLASSIFIER_CACHE_BYTES, type CachedClassifier, type ClassifierCacheStats } from "./classifier-cache.js";
 export { SCHEMA_VERSION, SchemaTooNewError } from "./schema.js";
-export { float32ToLittleEndian, littleEndianToFloat32, shapeSize } from "./vectors.js";
+export { float32ToLittleEndian, littleEndianToFloat32, sameShape, shapeSize } from "./vectors.js";
