@@ -3,7 +3,7 @@ import path from "node:path";
 import type { SavConfig } from "../../config.js";
 import { inspectImage } from "../../model/image.js";
 import type { HeadShape, HeadVectorExtractor } from "../../model/types.js";
-import { ClassifierCache, sameShape, type SavStore, type TaskRecord } from "../../store/index.js";
+import { asTaskStore, ClassifierCache, sameShape, type SavStore, type TaskRecord, type TaskStore } from "../../store/index.js";
 import { quoteList, ToolError } from "../errors.js";
 import { readImageSource, type ImageSource, type ImageSourceContext, type LoadedImage } from "../image-source.js";
 import type { ModelProvider } from "../models.js";
@@ -19,7 +19,8 @@ export interface CallContext {
 
 export interface SavServiceDeps {
   config: SavConfig;
-  store: SavStore;
+  /** The SQLite store is wrapped in its TaskStore adapter. */
+  store: TaskStore | SavStore;
   models: ModelProvider;
   classifiers?: ClassifierCache;
   /** Directories the client declares (MCP roots); they extend config.allowedDirs. */
@@ -55,15 +56,15 @@ export function throwIfCancelled(signal: AbortSignal | undefined): void {
 /** The dependencies plus the lookups and checks that several tools need. */
 export class ServiceContext {
   readonly config: SavConfig;
-  readonly store: SavStore;
+  readonly store: TaskStore;
   readonly models: ModelProvider;
   readonly classifiers: ClassifierCache;
 
   constructor(readonly deps: SavServiceDeps) {
     this.config = deps.config;
-    this.store = deps.store;
+    this.store = asTaskStore(deps.store);
     this.models = deps.models;
-    this.classifiers = deps.classifiers ?? new ClassifierCache(deps.store);
+    this.classifiers = deps.classifiers ?? new ClassifierCache(this.store);
   }
 
   tasksChanged(): void {
