@@ -3,6 +3,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import type { HeadSelection } from "../sav/index.js";
 import { migrate } from "./schema.js";
+import { applyTaskChanges, examplesWithSources } from "./task-updates.js";
 import {
   StoreError,
   type ClassifierState,
@@ -10,6 +11,8 @@ import {
   type ExampleWithVectors,
   type NewExample,
   type NewTask,
+  type RemoveWhich,
+  type TaskChanges,
   type TaskListOptions,
   type TaskRecord,
   type TaskSummary,
@@ -50,6 +53,7 @@ interface ExampleRow {
   label: string;
   text: string | null;
   image_hashes: string;
+  sources: string | null;
   model_id: string;
   model_fingerprint: string;
   layers: number;
@@ -85,6 +89,7 @@ function exampleFromRow(row: ExampleRow): ExampleRecord {
     label: row.label,
     text: row.text,
     imageHashes: JSON.parse(row.image_hashes) as string[],
+    sources: row.sources === null ? null : (JSON.parse(row.sources) as string[]),
     modelId: row.model_id,
     modelFingerprint: row.model_fingerprint,
     shape: { layers: row.layers, heads: row.heads, headDim: row.head_dim },
@@ -237,7 +242,7 @@ export class SavStore {
    * Removes examples by id (all must belong to the task, else nothing is removed) or every example
    * with a label. Returns the removed ids.
    */
-  removeExamples(taskId: number, which: { ids: number[] } | { label: string }): { removed: number[]; task: TaskRecord } {
+  removeExamples(taskId: number, which: RemoveWhich): { removed: number[]; task: TaskRecord } {
     const run = this.db.transaction(() => {
       let ids: number[];
       if ("ids" in which) {
@@ -250,6 +255,8 @@ export class SavStore {
           throw new StoreError("unknown-examples", `No example with id ${unknown.join(", ")} in this task.`);
         }
         ids = wanted;
+      } else if ("sources" in which) {
+        ids = examplesWithSources(this.db, taskId, which.sources);
       } else {
         ids = (
           this.db.prepare("SELECT id FROM examples WHERE task_id = ? AND label = ?").all(taskId, which.label) as {
@@ -267,11 +274,22 @@ export class SavStore {
     return run.immediate();
   }
 
+  /** Applies setting changes in one transaction (see TaskChanges for which bump the example version). */
+  updateTask(taskId: number, changes: TaskChanges): TaskRecord {
+    const run = this.db.transaction((): TaskRecord => {
+      const task = this.getTaskById(taskId);
+      if (!task) throw new StoreError("unknown-task", `The task (id ${taskId}) no longer exists.`);
+      applyTaskChanges(this.db, task, changes, now());
+      return this.requireTaskById(taskId);
+    });
+    return run.immediate();
+  }
+
   /** Example metadata without vectors, in insertion order. */
   listExamples(taskId: number, options: { limit?: number; offset?: number } = {}): ExampleRecord[] {
     const rows = this.db
       .prepare(
-        `SELECT id, task_id, label, text, image_hashes, model_id, model_fingerprint, layers, heads, head_dim, created_at
+        `SELECT id, task_id, label, text, image_hashes, sources, model_id, model_fingerprint, layers, heads, head_dim, created_at
          FROM examples WHERE task_id = ? ORDER BY id LIMIT ? OFFSET ?`,
       )
       .all(taskId, options.limit ?? -1, options.offset ?? 0) as ExampleRow[];
@@ -326,9 +344,9 @@ export class SavStore {
   private insertExamples(task: TaskRecord, examples: NewExample[]): number[] {
     const expected = shapeSize(task.shape);
     const insert = this.db.prepare(
-      `INSERT INTO examples (task_id, label, text, image_hashes, model_id, model_fingerprint, layers, heads, head_dim,
+      `INSERT INTO examples (task_id, label, text, image_hashes, sources, model_id, model_fingerprint, layers, heads, head_dim,
          vectors, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const stamp = now();
     const ids: number[] = [];
@@ -345,6 +363,7 @@ export class SavStore {
         example.label,
         example.text ?? null,
         JSON.stringify(example.imageHashes),
+        example.sources ? JSON.stringify(example.sources) : null,
         task.modelId,
         task.modelFingerprint,
         task.shape.layers,

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import type { HeadSelection } from "../../sav/index.js";
 import { labelSchema, taskNameSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
+import { EXAMPLE_SOURCES_DESCRIPTION } from "./examples.js";
 
 export const DEFAULT_HEADS = 20;
 export const DEFAULT_SELECTION: HeadSelection = "in-sample";
@@ -79,6 +80,7 @@ export const taskDetailSchema = taskOutputSchema.extend({
         label: z.string().describe("Its label"),
         text: z.string().nullable().describe("Its text, or null"),
         imageSha256: z.array(z.string()).describe("sha256 of each image's bytes (images themselves are not stored)"),
+        sources: z.array(z.string()).optional().describe(EXAMPLE_SOURCES_DESCRIPTION),
         createdAt: z.string().describe("ISO 8601 time it was added"),
       }),
     )

@@ -70,6 +70,7 @@ export async function getTask(service: ServiceContext, input: GetTaskInput): Pro
       label: e.label,
       text: e.text,
       imageSha256: e.imageHashes,
+      ...(e.sources ? { sources: e.sources } : {}),
       createdAt: e.createdAt,
     }));
   }
