@@ -38,7 +38,7 @@ export interface HeadMapPicture {
 
 /** The outline colour is pure red, which the colour scale never produces. */
 export const OUTLINE_COLOUR = "#ff0000";
-const MARGIN = { left: 56, top: 40, bottom: 48 };
+const MARGIN = { left: 56, top: 60, bottom: 48 };
 const LEGEND_WIDTH = 70;
 const CURVE = { width: 300, height: 200, left: 56, gap: 40 };
 const MAX_GRID_PIXELS = 900;
