@@ -52,6 +52,10 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE examples ADD COLUMN sources TEXT;  -- JSON array of image origins, in prompt order
   `,
+  // The calibrated probability below which classify_image abstains. NULL: never abstain.
+  `
+  ALTER TABLE tasks ADD COLUMN min_confidence REAL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

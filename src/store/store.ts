@@ -43,6 +43,7 @@ interface TaskRow {
   heads: number;
   head_dim: number;
   example_version: number;
+  min_confidence: number | null;
   created_at: string;
   updated_at: string;
 }
@@ -77,6 +78,7 @@ function taskFromRow(row: TaskRow): TaskRecord {
     randomWeights: row.random_weights !== 0,
     shape: { layers: row.layers, heads: row.heads, headDim: row.head_dim },
     exampleVersion: row.example_version,
+    minConfidence: row.min_confidence ?? null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -133,9 +135,9 @@ export class SavStore {
       const info = this.db
         .prepare(
           `INSERT INTO tasks (name, description, prompt, labels, k, selection, model_id, model_fingerprint,
-             random_weights, layers, heads, head_dim, example_version, created_at, updated_at)
+             random_weights, layers, heads, head_dim, example_version, min_confidence, created_at, updated_at)
            VALUES (@name, @description, @prompt, @labels, @k, @selection, @modelId, @modelFingerprint,
-             @randomWeights, @layers, @heads, @headDim, 0, @stamp, @stamp)`,
+             @randomWeights, @layers, @heads, @headDim, 0, @minConfidence, @stamp, @stamp)`,
         )
         .run({
           name: task.name,
@@ -150,6 +152,7 @@ export class SavStore {
           layers: task.shape.layers,
           heads: task.shape.heads,
           headDim: task.shape.headDim,
+          minConfidence: task.minConfidence ?? null,
           stamp,
         });
       return this.requireTaskById(Number(info.lastInsertRowid));

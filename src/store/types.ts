@@ -22,6 +22,8 @@ export interface TaskRecord {
   shape: HeadShape;
   /** Bumped on every change to the task's examples; classifiers are keyed by it. */
   exampleVersion: number;
+  /** classify_image abstains below this calibrated probability; null or absent: never. */
+  minConfidence?: number | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -37,6 +39,7 @@ export interface NewTask {
   modelFingerprint: string;
   randomWeights: boolean;
   shape: HeadShape;
+  minConfidence?: number | null;
 }
 
 export interface NewExample {
@@ -112,6 +115,8 @@ export interface TaskChanges {
   renameLabel?: { from: string; to: string };
   /** Only while the task has no examples: stored vectors depend on the prompt (else "has-examples"). */
   prompt?: string;
+  /** null clears it; never changes the classifier. */
+  minConfidence?: number | null;
 }
 
 /** Everything the service needs from a store. Every method is a single transaction. */

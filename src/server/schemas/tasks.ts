@@ -4,6 +4,9 @@ import type { HeadSelection } from "../../sav/index.js";
 import { labelSchema, taskNameSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
 import { EXAMPLE_SOURCES_DESCRIPTION } from "./examples.js";
 
+/** A calibrated probability threshold. */
+export const minConfidenceSchema = z.number().min(0, "minConfidence is a probability from 0 to 1.").max(1, "minConfidence is a probability from 0 to 1.");
+
 export const DEFAULT_HEADS = 20;
 export const DEFAULT_SELECTION: HeadSelection = "in-sample";
 
@@ -45,6 +48,9 @@ export const createTaskInputSchema = z.object({
     .string()
     .optional()
     .describe("Model id (see list_models). Default: the server's default model. 'tiny-smolvlm' is a random-weight test model."),
+  minConfidence: minConfidenceSchema
+    .optional()
+    .describe("classify_image abstains below this calibrated probability (label null, uncertain true, bestGuess kept); evaluate_task suggests a value. Default: never."),
 });
 export type CreateTaskInput = z.infer<typeof createTaskInputSchema>;
 

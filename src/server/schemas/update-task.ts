@@ -1,13 +1,17 @@
 /** Input and output of update_task; the service's types are inferred from them. */
 import { z } from "zod";
 import { labelSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
-import { headSelectionSchema } from "./tasks.js";
+import { headSelectionSchema, minConfidenceSchema } from "./tasks.js";
 
 export const updateTaskInputSchema = z.object({
   task: taskRefSchema,
   description: z.string().max(2000).optional().describe('New description ("" clears it).'),
   heads: z.number().int().min(1).max(4096).optional().describe("New k: how many heads vote (e.g. the count evaluate_task recommends)."),
   selection: headSelectionSchema.optional().describe("New head selection: 'in-sample' or 'leave-one-out'."),
+  minConfidence: minConfidenceSchema
+    .nullable()
+    .optional()
+    .describe("New abstention threshold for classify_image (a calibrated probability, e.g. evaluate_task's suggestedMinConfidence); null: never abstain."),
   addLabels: z.array(labelSchema).min(1).max(100).optional().describe("Labels to add to a closed label set."),
   renameLabel: z
     .object({ from: labelSchema.describe("The current label"), to: labelSchema.describe("Its new name (not a label in use)") })

@@ -101,7 +101,7 @@ export async function classify(service: ServiceContext, input: ClassifyInput, ct
       const answer = classifyVectors(classifier, extracted.vectors);
       const probability = calibration ? probabilities(classifier, calibration, extracted.vectors)[answer.label]! : null;
       // Abstention uses the calibrated probability, or the vote share when the task cannot be calibrated yet.
-      const decision = decide(answer.label, probability ?? answer.share, input.minConfidence);
+      const decision = decide(answer.label, probability ?? answer.share, input.minConfidence ?? task.minConfidence ?? undefined);
       return {
         index,
         image: images.map((image) => image.origin).join(" + "),
