@@ -9,7 +9,8 @@ import { Qwen2VLImageProcessor, RawImage } from "@huggingface/transformers";
 import { describe, expect, it } from "vitest";
 import { resizeBicubic, type Rgb8Image } from "../../../src/model/families/qwen2_vl/bicubic.js";
 import { DEFAULT_MAX_PIXELS, imageTokenCount, patchify, processRgb, type Qwen2VLImageConfig } from "../../../src/model/families/qwen2_vl/image-processor.js";
-import { ImageSizeError, pythonRound, smartResize } from "../../../src/model/families/qwen2_vl/smart-resize.js";
+import { ModelInputError } from "../../../src/model/errors.js";
+import { pythonRound, smartResize } from "../../../src/model/families/qwen2_vl/smart-resize.js";
 import { QWEN2_VL_PREPROCESSOR_CONFIG } from "../../../src/model/families/qwen2_vl/tiny/published.js";
 import { oracleResize } from "./pil-bicubic-oracle.js";
 
@@ -80,7 +81,7 @@ describe("smart_resize (Python semantics)", () => {
   });
 
   it("refuses sides under 28 px (Python raises; transformers.js would upscale 20×20 to 56×56)", () => {
-    expect(() => smartResize(20, 20, limits)).toThrow(ImageSizeError);
+    expect(() => smartResize(20, 20, limits)).toThrow(ModelInputError);
     expect(() => smartResize(27, 500, limits)).toThrow(/at least 28 pixels on each side/);
     expect(() => smartResize(28, 28, limits)).not.toThrow();
   });

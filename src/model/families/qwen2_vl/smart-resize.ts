@@ -6,14 +6,8 @@
  * - An image with a side under `factor` (28 px) is refused (Python raises ValueError); transformers.js
  *   upscales it first.
  */
+import { ModelInputError } from "../../errors.js";
 
-/** An image the processor cannot take as it is; the message says the limit and how to fix it. */
-export class ImageSizeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ImageSizeError";
-  }
-}
 
 export interface SmartResizeLimits {
   /** patch_size × merge_size (28 for Qwen2-VL). */
@@ -35,12 +29,12 @@ export function pythonRound(x: number): number {
 export function smartResize(height: number, width: number, limits: SmartResizeLimits): { height: number; width: number } {
   const { factor, minPixels, maxPixels } = limits;
   if (height < factor || width < factor) {
-    throw new ImageSizeError(
+    throw new ModelInputError(
       `The image is ${width}x${height} pixels; this model needs at least ${factor} pixels on each side. Use a larger image or upscale it.`,
     );
   }
   if (Math.max(height, width) / Math.min(height, width) > MAX_ASPECT_RATIO) {
-    throw new ImageSizeError(
+    throw new ModelInputError(
       `The image is ${width}x${height} pixels, an aspect ratio over ${MAX_ASPECT_RATIO}:1, which this model refuses. Crop it to a less elongated shape.`,
     );
   }
@@ -57,7 +51,7 @@ export function smartResize(height: number, width: number, limits: SmartResizeLi
   }
   if (h < factor || w < factor) {
     // Python would go on with a zero side and fail inside the resize; say what to change instead.
-    throw new ImageSizeError(
+    throw new ModelInputError(
       `The image is ${width}x${height} pixels; under the pixel budget of ${maxPixels} its shorter side would shrink below ${factor} pixels. Crop it to a less elongated shape or raise maxPixels.`,
     );
   }

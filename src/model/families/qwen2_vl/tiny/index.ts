@@ -6,14 +6,15 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { encodeModel, type GraphModel } from "../../../../tiny/onnx-graph.js";
-import { packageRoot } from "../../../../tiny/paths.js";
-import { quantizeInt8, quantizeQ4 } from "../../../../tiny/quantize.js";
+import { encodeModel, type GraphModel } from "../../../onnx-build/graph-builder.js";
+import { quantizeInt8, quantizeQ4 } from "../../../onnx-build/quantize.js";
 import { fallbackQwen2Tokenizer, qwen2TokenizerConfig, qwen2VLConfig } from "./config-files.js";
 import { buildQwen2Decoder, buildQwen2EmbedTokens } from "./decoder.js";
 import { QWEN2_VL_PRESETS, validateQwen2VLSizes, type Qwen2VLPreset } from "./presets.js";
 import { QWEN2_VL_CHAT_TEMPLATE, QWEN2_VL_GENERATION_CONFIG, QWEN2_VL_PREPROCESSOR_CONFIG } from "./published.js";
 import { buildQwen2VisionEncoder } from "./vision-encoder.js";
+
+export { defaultTinyQwen2VLDir } from "./paths.js";
 
 export type Qwen2VLVariant = "fp32" | "q4" | "int8";
 export const QWEN2_VL_VARIANTS: readonly Qwen2VLVariant[] = ["fp32", "q4", "int8"];
@@ -40,11 +41,6 @@ interface Stamp {
   preset: Qwen2VLPreset;
   seed: number;
   variants: Qwen2VLVariant[];
-}
-
-/** `<package root>/models/generated/tiny-qwen2-vl`, where tests and `models pull tiny-qwen2-vl` put it. */
-export function defaultTinyQwen2VLDir(): string {
-  return path.join(packageRoot(), "models", "generated", "tiny-qwen2-vl");
 }
 
 function stampFor(options: Omit<Qwen2VLGenerateOptions, "outDir">): Stamp {

@@ -6,9 +6,9 @@
  * bias, full attention over the image, QuickGELU MLP), then the PatchMerger: LayerNorm, 2×2 rows
  * concatenated, Linear → GELU → Linear to the text width.
  */
-import { BIAS_STD, linearStd, NORM_WEIGHT_STD } from "../../../../tiny/decoder.js";
-import { attr, DataType, GraphBuilder, type GraphModel } from "../../../../tiny/onnx-graph.js";
-import { uniformTensor } from "../../../../tiny/rng.js";
+import { BIAS_STD, linearStd, NORM_WEIGHT_STD } from "../../idefics3/tiny/decoder.js";
+import { attr, DataType, GraphBuilder, type GraphModel } from "../../../onnx-build/graph-builder.js";
+import { uniformTensor } from "../../../onnx-build/rng.js";
 import { PUBLISHED, type Qwen2VLSizes } from "./presets.js";
 
 export function visionRopeInverseFrequencies(visionHeadDim: number): Float32Array {
