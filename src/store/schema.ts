@@ -48,6 +48,10 @@ const MIGRATIONS: readonly string[] = [
     built_at TEXT NOT NULL
   );
   `,
+  // Where each example's images came from. NULL for rows written before this column existed.
+  `
+  ALTER TABLE examples ADD COLUMN sources TEXT;  -- JSON array of image origins, in prompt order
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
