@@ -9,6 +9,7 @@ import path from "node:path";
 import { encodeModel, type GraphModel } from "../../../onnx-build/graph-builder.js";
 import { quantizeInt8, quantizeQ4 } from "../../../onnx-build/quantize.js";
 import { fallbackQwen2Tokenizer, qwen2TokenizerConfig, qwen2VLConfig } from "./config-files.js";
+import { externalizeWeights } from "./external-data.js";
 import { buildQwen2Decoder, buildQwen2EmbedTokens } from "./decoder.js";
 import { QWEN2_VL_PRESETS, validateQwen2VLSizes, type Qwen2VLPreset } from "./presets.js";
 import { QWEN2_VL_CHAT_TEMPLATE, QWEN2_VL_GENERATION_CONFIG, QWEN2_VL_PREPROCESSOR_CONFIG } from "./published.js";
@@ -32,6 +33,8 @@ export interface Qwen2VLGenerateOptions {
   seed?: number;
   /** Default all of fp32, q4, int8. */
   variants?: Qwen2VLVariant[];
+  /** Write the fp32 graphs' weights to `<graph>.onnx_data` side files, as the published fp32 exports do. Default false. */
+  externalData?: boolean;
   onProgress?: (message: string) => void;
 }
 
@@ -41,6 +44,7 @@ interface Stamp {
   preset: Qwen2VLPreset;
   seed: number;
   variants: Qwen2VLVariant[];
+  external_data: boolean;
 }
 
 function stampFor(options: Omit<Qwen2VLGenerateOptions, "outDir">): Stamp {
@@ -51,7 +55,7 @@ function stampFor(options: Omit<Qwen2VLGenerateOptions, "outDir">): Stamp {
   const chosen = options.variants ?? [...QWEN2_VL_VARIANTS];
   for (const v of chosen) if (!QWEN2_VL_VARIANTS.includes(v)) throw new Error(`unknown variant "${String(v)}"; expected one of ${QWEN2_VL_VARIANTS.join(", ")}`);
   if (chosen.length === 0) throw new Error("at least one variant is needed");
-  return { family: "qwen2_vl", generator_version: QWEN2_VL_GENERATOR_VERSION, preset, seed, variants: QWEN2_VL_VARIANTS.filter((v) => chosen.includes(v)) };
+  return { family: "qwen2_vl", generator_version: QWEN2_VL_GENERATOR_VERSION, preset, seed, variants: QWEN2_VL_VARIANTS.filter((v) => chosen.includes(v)), external_data: options.externalData === true };
 }
 
 const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
@@ -92,7 +96,13 @@ export async function generateQwen2VLModel(options: Qwen2VLGenerateOptions): Pro
       const relative = `onnx/${component.name}${SUFFIX[variant]}.onnx`;
       const bytes =
         variant === "fp32" || (variant === "q4" && component.q4Copy) ? fp32() : encodeModel(variant === "q4" ? quantizeQ4(graph) : quantizeInt8(graph));
-      await write(relative, bytes);
+      if (variant === "fp32" && stamp.external_data) {
+        const split = externalizeWeights(bytes, `${path.basename(relative)}_data`);
+        await write(relative, split.graph);
+        await write(`${relative}_data`, split.data);
+      } else {
+        await write(relative, bytes);
+      }
       progress(`  wrote ${relative} (${(bytes.byteLength / 1e6).toFixed(1)} MB)`);
     }
     progress(`  ${component.name} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
