@@ -3,6 +3,7 @@ import { readFile, readdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { tensorRequestSchema, type TensorRequest } from "./safetensors-range.js";
 
 /** The three ONNX graphs of an idefics3 (SmolVLM) export, in the order the runner loads them. */
 export const COMPONENTS = ["vision_encoder", "embed_tokens", "decoder_model_merged"] as const;
@@ -61,6 +62,8 @@ export interface ModelManifest {
   /** Facts in this manifest that were not verified against the real files. */
   unverified: string[];
   notes?: string[];
+  /** Tensors no ONNX graph exposes, fetched by Range requests from the repository's safetensors at pull time. */
+  safetensorsTensors?: TensorRequest[];
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -105,6 +108,7 @@ export const manifestSchema = z
     defaultDtypesMeasured: z.boolean(),
     unverified: z.array(z.string()),
     notes: z.array(z.string()).optional(),
+    safetensorsTensors: z.array(tensorRequestSchema).optional(),
   })
   .superRefine((m, ctx) => {
     if (m.source === "hub" && (m.repo === null || m.revision === null)) {
