@@ -324,7 +324,8 @@ export class ModelRunner implements HeadVectorExtractor {
       return { ...cached, vectors: cached.vectors.slice(), timings: { ...cached.timings, totalMs: performance.now() - started, visionCacheHit: true } };
     }
 
-    const visions = await Promise.all(images.map((bytes, i) => this.visionFeatures(hashes[i]!, bytes, options, signal)));
+    const imageOptions = this.model.imageOptions?.(options, images.length) ?? options;
+    const visions = await Promise.all(images.map((bytes, i) => this.visionFeatures(hashes[i]!, bytes, imageOptions, signal)));
     checkAborted(signal);
     const features = visions.map((v) => v.value);
     const inputIds = this.promptIds(features, text, options);

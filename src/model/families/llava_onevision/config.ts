@@ -3,21 +3,16 @@
  * path depends on are required, not defaulted: a default that differs from the real file would
  * silently change the head vectors.
  */
-import { ModelFileError } from "../../model-dir.js";
+import { ModelFileError } from "../../errors.js";
+import { parseTextConfig } from "../config-fields.js";
+import type { TextModelConfig } from "../types.js";
 import { maxCropsOf, parsePinpoints, type Size } from "./anyres.js";
 
 type Json = Record<string, unknown>;
 
 export const LLAVA_ONEVISION_MODEL_TYPE = "llava_onevision";
-
-export interface LlavaTextConfig {
-  hiddenSize: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  headDim: number;
-  vocabSize: number;
-}
+/** Where a pull stores the learned newline vector (from model.safetensors, by Range requests). */
+export const IMAGE_NEWLINE_FILE = "image_newline.json";
 
 export interface LlavaImageSettings {
   /** The vision encoder's square input (`size`), 384. */
@@ -29,7 +24,7 @@ export interface LlavaImageSettings {
 
 export interface LlavaOnevisionConfig {
   imageTokenId: number;
-  text: LlavaTextConfig;
+  text: TextModelConfig;
   vision: { imageSize: number; patchSize: number };
   /** image_size / patch_size: side of one crop's feature map (27). */
   featureSide: number;
@@ -81,8 +76,6 @@ export function parseLlavaOnevisionConfig(config: Json, preprocessor: Json): Lla
   }
   const text = section(config, "text_config", file);
   const vision = section(config, "vision_config", file);
-  const hiddenSize = field(text, "hidden_size", `${file} text_config`);
-  const heads = field(text, "num_attention_heads", `${file} text_config`);
   const imageSize = field(vision, "image_size", `${file} vision_config`);
   const patchSize = field(vision, "patch_size", `${file} vision_config`);
   const strategy = config.vision_feature_select_strategy;
@@ -104,14 +97,7 @@ export function parseLlavaOnevisionConfig(config: Json, preprocessor: Json): Lla
   const generated = config.sav_mcp_generated as Json | undefined;
   return {
     imageTokenId: field(config, "image_token_index" in config ? "image_token_index" : "image_token_id", file),
-    text: {
-      hiddenSize,
-      layers: field(text, "num_hidden_layers", `${file} text_config`),
-      heads,
-      kvHeads: field(text, "num_key_value_heads", `${file} text_config`),
-      headDim: optional(text, "head_dim", hiddenSize / heads),
-      vocabSize: optional(text, "vocab_size", 0),
-    },
+    text: parseTextConfig(text, `${file} text_config`),
     vision: { imageSize, patchSize },
     featureSide: Math.floor(imageSize / patchSize),
     pinpoints,

@@ -7,9 +7,9 @@
  * `newlineRow` appends one fixed row per crop (730 rows), the layout an export that wrapped the
  * single-crop packing would have; the runner must discover and handle both.
  */
-import { BIAS_STD, linearStd, NORM_WEIGHT_STD } from "../../../../tiny/decoder.js";
-import { attr, DataType, GraphBuilder, type GraphModel } from "../../../../tiny/onnx-graph.js";
-import { uniformTensor } from "../../../../tiny/rng.js";
+import { BIAS_STD, linearStd, NORM_WEIGHT_STD } from "../../idefics3/tiny/decoder.js";
+import { attr, DataType, GraphBuilder, type GraphModel } from "../../../onnx-build/graph-builder.js";
+import { uniformTensor } from "../../../onnx-build/rng.js";
 import { PUBLISHED, type LlavaOnevisionSizes } from "./presets.js";
 
 /** Smaller than the patch embeddings so the pixels dominate. */
