@@ -11,6 +11,8 @@ import {
   readStoredTensor,
   type TensorRequest,
 } from "../../src/model/registry/safetensors-range.js";
+import { readFile } from "node:fs/promises";
+import { defaultTinyLlavaOnevisionDir, ensureTinyLlavaOnevision } from "../../src/model/families/llava_onevision/tiny/index.js";
 import { FAKE_REPO, FAKE_REVISION, FakeHub, makeFakeManifest, makeFakeModelFiles, tempDir } from "../registry/fake-hub.js";
 
 const NEWLINE = Float32Array.from({ length: 8 }, (_, i) => (i - 3.3) / 7);
@@ -140,6 +142,18 @@ describe("a tensor by HTTP Range from model.safetensors", () => {
 });
 
 describe("the pull hook", () => {
+  it("pulls the generated tiny model's own model.safetensors newline: the same values as its image_newline.json", async () => {
+    const tinyDir = await ensureTinyLlavaOnevision(defaultTinyLlavaOnevisionDir());
+    files.set("model.safetensors", await readFile(path.join(tinyDir, "model.safetensors")));
+    await startHub(true);
+    const fetched = await fetchSafetensorsTensor(context(), REQUEST);
+    const generated = readStoredTensor(tinyDir, "image_newline.json")!;
+    expect(fetched.storedDtype).toBe("F16");
+    expect(fetched.values).toEqual(generated.values);
+    expect(fetched.provenance.byteRange).toEqual(generated.provenance.byteRange);
+    expect(fetched.provenance.sha256).toBe(generated.provenance.sha256);
+  });
+
   it("models pull stores image_newline.json with its provenance beside the model", async () => {
     files.set("model.safetensors", checkpoint());
     await startHub(true);
