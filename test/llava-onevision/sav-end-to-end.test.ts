@@ -4,11 +4,9 @@
  */
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ModelRunner } from "../../src/model/index.js";
 import { TINY_LLAVA_ONEVISION_ID } from "../../src/model/families/llava_onevision/tiny/index.js";
-import { createModelProvider } from "../../src/server/model-provider.js";
 import { writeShapeImages } from "../support/images.js";
-import { callOk, startHarness, testConfig, type Harness } from "../support/mcp-harness.js";
+import { call, callOk, startHarness, textOf, type Harness } from "../support/mcp-harness.js";
 import { makeTempDir } from "../support/temp-dir.js";
 
 interface Evaluation {
@@ -34,47 +32,49 @@ beforeAll(async () => {
 });
 afterAll(() => temp?.cleanup());
 
-for (const imagePath of ["anyres", "single"] as const) {
-  describe(`SAV on tiny-llava-onevision, ${imagePath} path`, () => {
-    let harness: Harness;
-    let models: ReturnType<typeof createModelProvider>;
+describe("SAV on tiny-llava-onevision through the MCP tools", () => {
+  let harness: Harness;
 
-    beforeAll(async () => {
-      const options = { dataDir: path.join(temp.dir, `data-${imagePath}`), modelsDir: path.join(temp.dir, "models"), allowedDirs: [imagesDir] };
-      const config = testConfig(options);
-      models = createModelProvider({ config, runner: { threads: 1, processing: { imagePath } } });
-      harness = await startHarness({ ...options, models });
-    });
-    afterAll(async () => {
-      await harness?.close();
-      await models?.close();
-    });
+  beforeAll(async () => {
+    harness = await startHarness({ dataDir: path.join(temp.dir, "data"), modelsDir: path.join(temp.dir, "models"), allowedDirs: [imagesDir] });
+  });
+  afterAll(async () => {
+    await harness?.close();
+  });
 
-    it("leave-one-out accuracy is at least 90% and new images get the right labels", async () => {
+  for (const imagePath of ["anyres", "single"] as const) {
+    it(`${imagePath} path: the task records it; leave-one-out accuracy is at least 90%; new images get the right labels`, async () => {
       const { client } = harness;
-      await callOk(client, "create_sav_task", {
-        name: "shapes",
+      const task = `shapes-${imagePath}`;
+      const created = await callOk<{ processing: Record<string, unknown> }>(client, "create_sav_task", {
+        name: task,
         prompt: "What shape is in this picture? Answer circle or square.",
         labels: ["circle", "square"],
         heads: 8,
         model: TINY_LLAVA_ONEVISION_ID,
+        processing: { imagePath },
       });
+      expect(created.processing).toEqual({ imagePath, promptStyle: "chat_template" });
       const examples = [
         ...train["red-circle"].map((file) => ({ image: { path: file }, label: "circle" })),
         ...train["blue-square"].map((file) => ({ image: { path: file }, label: "square" })),
       ];
-      await callOk(client, "add_examples", { task: "shapes", examples });
-      const runner = (await models.extractor(TINY_LLAVA_ONEVISION_ID)) as ModelRunner;
-      expect(runner.resolveOptions()).toEqual({ imagePath, promptStyle: "chat_template" });
-      const evaluation = await callOk<Evaluation>(client, "evaluate_task", { task: "shapes" });
+      await callOk(client, "add_examples", { task, examples });
+      const evaluation = await callOk<Evaluation>(client, "evaluate_task", { task });
       expect(evaluation.folds).toBe("leave-one-out");
       expect(evaluation.total).toBe(12);
       process.stderr.write(`tiny-llava-onevision ${imagePath}: leave-one-out accuracy ${evaluation.accuracy}\n`);
       expect(evaluation.accuracy).toBeGreaterThanOrEqual(0.9);
       const images = [...query["red-circle"], ...query["blue-square"]].map((file) => ({ path: file }));
-      const classified = await callOk<Classified>(client, "classify_image", { task: "shapes", images });
+      const classified = await callOk<Classified>(client, "classify_image", { task, images });
       const correct = classified.results.filter((r, i) => r.label === (i < 2 ? "circle" : "square")).length;
       expect(correct).toBeGreaterThanOrEqual(3);
     });
+  }
+
+  it("an unknown image path is an error that lists the valid ones", async () => {
+    const bad = await call(harness.client, "create_sav_task", { name: "bad", prompt: "Q?", model: TINY_LLAVA_ONEVISION_ID, processing: { imagePath: "tiles" } });
+    expect(bad.isError).toBe(true);
+    expect(textOf(bad)).toMatch(/imagePath must be "anyres" or "single"/);
   });
-}
+});
