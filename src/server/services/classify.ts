@@ -88,6 +88,8 @@ export async function classify(service: ServiceContext, input: ClassifyInput, ct
 
   const extractor = await service.extractorFor(task.modelId, ctx, task);
   const calibration = await calibrationFor(service, task, classifier);
+  // Read once per call, and only when asked for: explain compares each query with every stored example.
+  const stored = input.explain ? (await service.store.loadTrainingSet(task.id)).examples : [];
   // Only the layers up to the deepest selected head are computed: a truncated decoder.
   const layers = Math.max(...classifier.heads.map((h) => h.layer)) + 1;
   const results: ClassifyResult["results"] = await mapInOrder(
@@ -118,7 +120,7 @@ export async function classify(service: ServiceContext, input: ClassifyInput, ct
         // Not rounded: abstention compares this exact value with minConfidence.
         probability,
         votes: answer.votes,
-        ...(input.explain ? { nearest: await explainQuery(service, task, classifier, extracted.vectors) } : {}),
+        ...(input.explain ? { nearest: explainQuery(stored, classifier, extracted.vectors) } : {}),
         ...(input.detail
           ? { heads: answer.heads.map((h) => ({ layer: h.layer, head: h.head, vote: h.label, similarity: round(h.similarity) })) }
           : {}),
