@@ -1,0 +1,129 @@
+import { assembleModule, F64, I32, op, V128, type WasmFunction } from "./wasm-assembler.js";
+
+/** Rows per register block; the Gram matrix is padded to a multiple of it with zero rows. */
+export const GRAM_BLOCK = 4;
+const PAGE_BYTES = 65536;
+
+// Locals of the kernel: parameters first, then the loop state, then 8 accumulators (4 rows × 2 column pairs).
+const [X_PANELS, GRAM, PADDED, DIM] = [0, 1, 2, 3];
+const [ROW, COL, STEP, A_PTR, B_PTR, PANEL_BYTES, STRIDE_BYTES, OUT] = [4, 5, 6, 7, 8, 9, 10, 11];
+const ACC = 12;
+const [B0, B1, A] = [20, 21, 22];
+
+/**
+ * gram(panels, gram, padded, dim): the upper block triangle of X·Xᵀ, each 4×4 block also written transposed,
+ * so both halves are filled. `panels` holds X in 4-row panels (X[4p+r][d] at (p·dim + d)·4 + r): one step
+ * reads four rows' values side by side, and a block's two panels are contiguous (a column walk of X
+ * with a stride of the matrix width would thrash the cache). Every entry is
+ * Σ_d x_i[d]·x_j[d] summed in d order in float64, with separate multiply and add: bit for bit the scalar loop.
+ */
+function gramFunction(): WasmFunction {
+  const accumulate: number[][] = [];
+  for (let r = 0; r < GRAM_BLOCK; r++) {
+    accumulate.push(op.get(A_PTR), op.load64Splat(8 * r), op.set(A));
+    for (let pair = 0; pair < 2; pair++) {
+      const acc = ACC + 2 * r + pair;
+      accumulate.push(op.get(acc), op.get(A), op.get(pair === 0 ? B0 : B1), op.f64x2Mul, op.f64x2Add, op.set(acc));
+    }
+  }
+  const storeRows: number[][] = [];
+  for (let r = 0; r < GRAM_BLOCK; r++) {
+    storeRows.push(op.get(OUT), op.get(ACC + 2 * r), op.v128Store(0));
+    storeRows.push(op.get(OUT), op.get(ACC + 2 * r + 1), op.v128Store(16));
+    storeRows.push(op.get(OUT), op.get(STRIDE_BYTES), op.add, op.set(OUT));
+  }
+  const storeTransposed: number[][] = [];
+  for (let c = 0; c < GRAM_BLOCK; c++) {
+    for (let r = 0; r < GRAM_BLOCK; r++) {
+      const acc = ACC + 2 * r + (c >> 1);
+      storeTransposed.push(op.get(OUT), op.get(acc), op.f64x2ExtractLane(c & 1), op.f64Store(8 * r));
+    }
+    storeTransposed.push(op.get(OUT), op.get(STRIDE_BYTES), op.add, op.set(OUT));
+  }
+  const zeroAccumulators = Array.from({ length: 8 }, (_, i) => [...op.v128Zero, ...op.set(ACC + i)]);
+  return {
+    name: "gram",
+    params: [I32, I32, I32, I32],
+    locals: [I32, I32, I32, I32, I32, I32, I32, I32, ...new Array<number>(11).fill(V128)],
+    body: [
+      op.get(DIM), op.i32(5), op.shl, op.set(PANEL_BYTES), // 4 rows × 8 bytes per step
+      op.get(PADDED), op.i32(3), op.shl, op.set(STRIDE_BYTES),
+      op.i32(0), op.set(ROW),
+      op.block, op.loop,
+      op.get(ROW), op.get(PADDED), op.ltU, op.eqz, op.brIf(1),
+      op.get(ROW), op.set(COL),
+      op.block, op.loop,
+      op.get(COL), op.get(PADDED), op.ltU, op.eqz, op.brIf(1),
+      ...zeroAccumulators,
+      // The two panels: A_PTR = panels + (ROW / 4) · PANEL_BYTES, B_PTR likewise for COL
+      op.get(X_PANELS), op.get(ROW), op.i32(2), op.shr, op.get(PANEL_BYTES), op.mul, op.add, op.set(A_PTR),
+      op.get(X_PANELS), op.get(COL), op.i32(2), op.shr, op.get(PANEL_BYTES), op.mul, op.add, op.set(B_PTR),
+      op.get(DIM), op.set(STEP),
+      op.loop,
+      op.get(B_PTR), op.v128Load(0), op.set(B0),
+      op.get(B_PTR), op.v128Load(16), op.set(B1),
+      ...accumulate,
+      op.get(A_PTR), op.i32(32), op.add, op.set(A_PTR),
+      op.get(B_PTR), op.i32(32), op.add, op.set(B_PTR),
+      op.get(STEP), op.i32(1), op.sub, op.tee(STEP), op.brIf(0),
+      op.end,
+      // Rows ROW..ROW+3, columns COL..COL+3
+      op.get(GRAM), op.get(ROW), op.get(STRIDE_BYTES), op.mul, op.add, op.get(COL), op.i32(3), op.shl, op.add, op.set(OUT),
+      ...storeRows,
+      // Rows COL..COL+3, columns ROW..ROW+3
+      op.get(GRAM), op.get(COL), op.get(STRIDE_BYTES), op.mul, op.add, op.get(ROW), op.i32(3), op.shl, op.add, op.set(OUT),
+      ...storeTransposed,
+      op.get(COL), op.i32(GRAM_BLOCK), op.add, op.set(COL),
+      op.br(0),
+      op.end, op.end,
+      op.get(ROW), op.i32(GRAM_BLOCK), op.add, op.set(ROW),
+      op.br(0),
+      op.end, op.end,
+    ],
+  };
+}
+
+let compiled: WebAssembly.Module | undefined;
+
+/**
+ * Per-head Gram matrices of n examples (dim values each) through the SIMD kernel. One instance owns its
+ * WebAssembly memory; `compute` returns a view of it that stays valid until the next call.
+ */
+export class GramKernel {
+  readonly n: number;
+  readonly dim: number;
+  /** Row stride of the Gram matrix: n rounded up to a multiple of GRAM_BLOCK. */
+  readonly stride: number;
+  private readonly gramMatrix: (panels: number, gram: number, padded: number, dim: number) => void;
+  private readonly panels: Float64Array;
+  readonly gram: Float64Array;
+
+  constructor(n: number, dim: number) {
+    this.n = n;
+    this.dim = dim;
+    const stride = Math.ceil(n / GRAM_BLOCK) * GRAM_BLOCK;
+    this.stride = stride;
+    const panelValues = stride * dim;
+    const bytes = (panelValues + stride * stride) * 8;
+    const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / PAGE_BYTES) });
+    compiled ??= new WebAssembly.Module(assembleModule([gramFunction()]));
+    const instance = new WebAssembly.Instance(compiled, { env: { memory } });
+    this.gramMatrix = instance.exports.gram as GramKernel["gramMatrix"];
+    this.panels = new Float64Array(memory.buffer, 0, panelValues);
+    this.gram = new Float64Array(memory.buffer, panelValues * 8, stride * stride);
+  }
+
+  /** Gram matrix of the rows of `packed` (n × dim, row-major); rows and columns ≥ n of the result are 0. */
+  compute(packed: Float64Array): Float64Array {
+    const { n, dim, stride, panels } = this;
+    for (let i = 0; i < n; i++) {
+      const panel = (i >> 2) * dim * GRAM_BLOCK + (i & 3);
+      const row = i * dim;
+      for (let d = 0; d < dim; d++) {
+        panels[panel + d * GRAM_BLOCK] = packed[row + d]!;
+      }
+    }
+    this.gramMatrix(panels.byteOffset, this.gram.byteOffset, stride, dim);
+    return this.gram;
+  }
+}
