@@ -1,8 +1,7 @@
-import { assembleModule, F64, I32, op, V128, type WasmFunction } from "./wasm-assembler.js";
+import { I32, op, V128, type WasmFunction } from "./wasm-assembler.js";
 
 /** Rows per register block; the Gram matrix is padded to a multiple of it with zero rows. */
 export const GRAM_BLOCK = 4;
-const PAGE_BYTES = 65536;
 
 // Locals of the kernel: parameters first, then the loop state, then 8 accumulators (4 rows × 2 column pairs).
 const [X_PANELS, GRAM, PADDED, DIM] = [0, 1, 2, 3];
@@ -17,7 +16,7 @@ const [B0, B1, A] = [20, 21, 22];
  * with a stride of the matrix width would thrash the cache). Every entry is
  * Σ_d x_i[d]·x_j[d] summed in d order in float64, with separate multiply and add: bit for bit the scalar loop.
  */
-function gramFunction(): WasmFunction {
+export function gramFunction(): WasmFunction {
   const accumulate: number[][] = [];
   for (let r = 0; r < GRAM_BLOCK; r++) {
     accumulate.push(op.get(A_PTR), op.load64Splat(8 * r), op.set(A));
@@ -83,47 +82,3 @@ function gramFunction(): WasmFunction {
   };
 }
 
-let compiled: WebAssembly.Module | undefined;
-
-/**
- * Per-head Gram matrices of n examples (dim values each) through the SIMD kernel. One instance owns its
- * WebAssembly memory; `compute` returns a view of it that stays valid until the next call.
- */
-export class GramKernel {
-  readonly n: number;
-  readonly dim: number;
-  /** Row stride of the Gram matrix: n rounded up to a multiple of GRAM_BLOCK. */
-  readonly stride: number;
-  private readonly gramMatrix: (panels: number, gram: number, padded: number, dim: number) => void;
-  private readonly panels: Float64Array;
-  readonly gram: Float64Array;
-
-  constructor(n: number, dim: number) {
-    this.n = n;
-    this.dim = dim;
-    const stride = Math.ceil(n / GRAM_BLOCK) * GRAM_BLOCK;
-    this.stride = stride;
-    const panelValues = stride * dim;
-    const bytes = (panelValues + stride * stride) * 8;
-    const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / PAGE_BYTES) });
-    compiled ??= new WebAssembly.Module(assembleModule([gramFunction()]));
-    const instance = new WebAssembly.Instance(compiled, { env: { memory } });
-    this.gramMatrix = instance.exports.gram as GramKernel["gramMatrix"];
-    this.panels = new Float64Array(memory.buffer, 0, panelValues);
-    this.gram = new Float64Array(memory.buffer, panelValues * 8, stride * stride);
-  }
-
-  /** Gram matrix of the rows of `packed` (n × dim, row-major); rows and columns ≥ n of the result are 0. */
-  compute(packed: Float64Array): Float64Array {
-    const { n, dim, stride, panels } = this;
-    for (let i = 0; i < n; i++) {
-      const panel = (i >> 2) * dim * GRAM_BLOCK + (i & 3);
-      const row = i * dim;
-      for (let d = 0; d < dim; d++) {
-        panels[panel + d * GRAM_BLOCK] = packed[row + d]!;
-      }
-    }
-    this.gramMatrix(panels.byteOffset, this.gram.byteOffset, stride, dim);
-    return this.gram;
-  }
-}

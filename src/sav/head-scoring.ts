@@ -11,7 +11,7 @@
  * (its members point in opposite directions): it has no direction, so every cosine to it counts as 0,
  * the same as a zero-length vector.
  */
-const DEGENERATE_SUM_RATIO = 1e-12;
+export const DEGENERATE_SUM_RATIO = 1e-12;
 
 export function inverseNorm(normSquared: number, memberNormSquared: number): number {
   return normSquared > DEGENERATE_SUM_RATIO * memberNormSquared && normSquared > 0 ? 1 / Math.sqrt(normSquared) : 0;
@@ -114,6 +114,16 @@ export function packHead(
     const vector = vectors[j]!;
     const row = j * headDim;
     for (let d = 0; d < headDim; d++) packed[row + d] = vector[offset + d]!;
+  }
+}
+
+/** Per-head class sums of all examples (Float64, in example order), row-major [classes, headDim]. */
+export function classSums(packed: Float64Array, labelOf: Int32Array, headDim: number, sums: Float64Array): void {
+  sums.fill(0);
+  for (let j = 0; j < labelOf.length; j++) {
+    const target = labelOf[j]! * headDim;
+    const source = j * headDim;
+    for (let d = 0; d < headDim; d++) sums[target + d]! += packed[source + d]!;
   }
 }
 
