@@ -26,5 +26,6 @@ export type {
 export { SavError } from "./types.js";
 export { buildClassifier, rankHeads } from "./build.js";
 export { classify } from "./classify.js";
-export { crossValidate } from "./cross-validate.js";
+export { crossValidate, planCrossValidation, reportCrossValidation } from "./cross-validate.js";
+export { type CrossValidationPlan, type FoldScores, scoreFolds } from "./fold-scores.js";
 export { deserializeClassifier, serializeClassifier } from "./serialize.js";
