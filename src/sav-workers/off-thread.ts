@@ -62,7 +62,10 @@ function threadCount(examples: number, shape: HeadShape, maxThreads: number): nu
  * apply ES module hooks in worker threads, so it goes through tsx's require hook.
  */
 function startWorker(): Worker {
-  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./cross-validation-worker.js", import.meta.url));
+  if (!import.meta.url.endsWith(".ts")) {
+    // The worker needs none of the process's Node options (some, such as --input-type, would stop it).
+    return new Worker(new URL("./cross-validation-worker.js", import.meta.url), { execArgv: [] });
+  }
   const requireHook = createRequire(import.meta.url).resolve("tsx/cjs/api");
   const script = fileURLToPath(new URL("./cross-validation-worker.ts", import.meta.url));
   const bootstrap = `require(${JSON.stringify(requireHook)}).register(); require(${JSON.stringify(script)});`;
