@@ -69,15 +69,7 @@ export function scoreFolds(plan: CrossValidationPlan, firstHead: number, endHead
     const stride = arena.stride;
     // Over all examples: x_j · S_c, |S_c|² and Σ|x|² per class.
     classSums(packed, labelOf, dim, sums);
-    for (let j = 0; j < n; j++) {
-      const row = j * dim;
-      for (let c = 0; c < classCount; c++) {
-        const sumRow = c * dim;
-        let dot = 0;
-        for (let d = 0; d < dim; d++) dot += packed[row + d]! * sums[sumRow + d]!;
-        dots[j * classCount + c] = dot;
-      }
-    }
+    arena.computeDots(sums, dots);
     sumNormSquared.fill(0);
     memberNormSquared.fill(0);
     for (let l = 0; l < n; l++) {

@@ -15,14 +15,14 @@ function scalarGram(packed: Float64Array, n: number, dim: number): Float64Array 
   return gram;
 }
 
-describe("WebAssembly Gram kernel", () => {
+describe("WebAssembly Gram and class-sum kernels", () => {
   it.each([
     [1, 1],
     [3, 7],
     [4, 64],
     [9, 5],
     [30, 64],
-  ])("equals the scalar float64 loop bit for bit (%i examples × %i values), zero padding", (n, dim) => {
+  ])("equal the scalar float64 loops bit for bit (%i examples × %i values), zero padding", (n, dim) => {
     const gaussian = seededGaussian(n * 100 + dim);
     // float32 inputs, as stored head vectors are
     const packed = Float64Array.from({ length: n * dim }, () => Math.fround(gaussian()));
@@ -36,6 +36,21 @@ describe("WebAssembly Gram kernel", () => {
         const expected = i < n && j < n ? reference[i * n + j]! : 0;
         if (!Object.is(gram[i * stride + j], expected)) {
           throw new Error(`gram[${i}][${j}] = ${gram[i * stride + j]}, expected ${expected}`);
+        }
+      }
+    }
+    // Products with class sums (rectangular, classes padded too), after the Gram matrix of the same rows.
+    for (const classCount of [1, 3, 6]) {
+      const sums = Float64Array.from({ length: classCount * dim }, () => gaussian());
+      const withSums = new KernelArena(n, dim, classCount);
+      withSums.computeGram(packed);
+      const dots = new Float64Array(n * classCount);
+      withSums.computeDots(sums, dots);
+      for (let j = 0; j < n; j++) {
+        for (let c = 0; c < classCount; c++) {
+          let sum = 0;
+          for (let d = 0; d < dim; d++) sum += packed[j * dim + d]! * sums[c * dim + d]!;
+          if (!Object.is(dots[j * classCount + c], sum)) throw new Error(`dots[${j}][${c}] = ${dots[j * classCount + c]}, expected ${sum}`);
         }
       }
     }

@@ -120,8 +120,18 @@ function gramKernelGflops(n: number): number {
   return (heads * stride * (stride + 4) * dim) / seconds / 1e9;
 }
 
+/** Lag p99 of an idle event loop: what the machine's other load alone costs (the floor under every lag figure). */
+async function idleLagP99Ms(): Promise<number> {
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  lag.enable();
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  lag.disable();
+  return lag.percentile(99) / 1e6;
+}
+
 export async function runCrossValidationBenchmark(): Promise<string> {
   const loadBefore = os.loadavg();
+  const idleLag = await idleLagP99Ms();
   const baseline = await loadBaseline();
   const rows: SizeRow[] = [];
   for (const n of SIZES) rows.push(await measureSize(n, baseline));
@@ -151,7 +161,8 @@ export async function runCrossValidationBenchmark(): Promise<string> {
     ),
     "",
     `Event-loop lag is measured with \`perf_hooks.monitorEventLoopDelay\` on the calling thread while the worker ` +
-      "threads run (the in-thread call blocks the loop for its whole duration instead).",
+      "threads run (the in-thread call blocks the loop for its whole duration instead). The same loop idle, before " +
+      `the runs, has a lag p99 of ${ms(idleLag)} ms on this machine: lag above that comes from this work.`,
     "",
     `Gram kernel (one thread, N = 2,000, float64): ${gram.toFixed(1)} GFLOP/s` +
       (peak === null
