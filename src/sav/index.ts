@@ -26,7 +26,8 @@ export type {
 export { SavError } from "./types.js";
 export { buildClassifier, rankHeads } from "./build.js";
 export { classify } from "./classify.js";
-export { crossValidate, metricsFromConfusion } from "./cross-validate.js";
+export { crossValidate, metricsFromConfusion, planCrossValidation, reportCrossValidation } from "./cross-validate.js";
+export { type CrossValidationPlan, type FoldScores, scoreFolds } from "./fold-scores.js";
 export { deserializeClassifier, serializeClassifier } from "./serialize.js";
 export {
   type Calibration,

@@ -1,5 +1,6 @@
 /** evaluate_task: cross-validation on the stored examples, with advice. */
-import { crossValidate, SavError } from "../../sav/index.js";
+import { SavError } from "../../sav/index.js";
+import { crossValidateOffThread } from "../../sav-workers/off-thread.js";
 import type { TaskRecord } from "../../store/index.js";
 import { ToolError } from "../errors.js";
 import type { EvaluateInput, EvaluateResult } from "../schemas/evaluate.js";
@@ -37,7 +38,7 @@ export async function evaluate(service: ServiceContext, input: EvaluateInput): P
   }
   let report;
   try {
-    report = crossValidate(
+    report = await crossValidateOffThread(
       examples.map((e) => ({ vector: e.vectors, label: e.label })),
       task.shape,
       { folds, seed, k, selection: task.selection, headCounts: headCountsFor(task, k) },
