@@ -1,7 +1,7 @@
 /** Inputs and outputs of the task tools (create, list, get, delete); the service's types are inferred from them. */
 import { z } from "zod";
 import type { HeadSelection } from "../../sav/index.js";
-import { labelSchema, taskNameSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
+import { labelSchema, processingSchema, taskNameSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
 import { EXAMPLE_SOURCES_DESCRIPTION } from "./examples.js";
 
 export const DEFAULT_HEADS = 20;
@@ -45,6 +45,12 @@ export const createTaskInputSchema = z.object({
     .string()
     .optional()
     .describe("Model id (see list_models). Default: the server's default model. 'tiny-smolvlm' is a random-weight test model."),
+  processing: processingSchema
+    .optional()
+    .describe(
+      "Optional image processing options of the model's family, kept for every example and query of the task: SmolVLM {imageSplitting: true} (tiles plus a global view; ~17x slower), " +
+        "Qwen2-VL {maxPixels: N} (pixel budget per image). Omit for the family's defaults.",
+    ),
 });
 export type CreateTaskInput = z.infer<typeof createTaskInputSchema>;
 
