@@ -2,9 +2,10 @@
 import { ModelFileError } from "../errors.js";
 import { idefics3Family } from "./idefics3/index.js";
 import { llavaOnevisionFamily } from "./llava_onevision/index.js";
+import { qwen2VLFamily } from "./qwen2_vl/index.js";
 import type { ModelFamily } from "./types.js";
 
-export const FAMILIES: readonly ModelFamily[] = [idefics3Family, llavaOnevisionFamily];
+export const FAMILIES: readonly ModelFamily[] = [idefics3Family, qwen2VLFamily, llavaOnevisionFamily];
 
 export function familyById(id: string): ModelFamily | undefined {
   return FAMILIES.find((family) => family.id === id);
