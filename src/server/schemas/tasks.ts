@@ -64,6 +64,7 @@ export const getTaskInputSchema = z.object({
   task: taskRefSchema,
   includeExamples: z.boolean().optional().describe("true: also list the examples (id, label, text, image hashes). Default false."),
   exampleLimit: z.number().int().min(1).max(10_000).optional().describe("Most examples listed with includeExamples (default 200)."),
+  picture: z.boolean().optional().describe("true: also return the head map (PNG: head scores by layer and head, voting heads outlined). Default false."),
 });
 export type GetTaskInput = z.infer<typeof getTaskInputSchema>;
 
