@@ -65,8 +65,8 @@ export class SavService {
     return classify(this.context, input, ctx);
   }
 
-  evaluate(input: EvaluateInput): Promise<EvaluateResult> {
-    return evaluate(this.context, input);
+  evaluate(input: EvaluateInput, ctx: CallContext = {}): Promise<EvaluateResult> {
+    return evaluate(this.context, input, ctx);
   }
 
   exportTask(input: ExportTaskInput): Promise<ExportResult> {

@@ -1,5 +1,5 @@
 import { evaluateInputSchema, evaluateOutputSchema } from "../schemas/evaluate.js";
-import { runTool, type ToolDeps } from "./shared.js";
+import { callContext, runTool, type ToolDeps } from "./shared.js";
 
 export const EVALUATE_TASK = "evaluate_task";
 
@@ -23,6 +23,6 @@ export function registerEvaluateTask({ server, service }: ToolDeps): void {
         openWorldHint: false,
       },
     },
-    async (args) => runTool(() => service.evaluate(args)),
+    async (args, extra) => runTool(() => service.evaluate(args, callContext(extra))),
   );
 }
