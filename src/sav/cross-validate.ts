@@ -80,7 +80,7 @@ function checkFoldTrainingSets(
   });
 }
 
-function metricsFromConfusion(labels: string[], confusion: number[][]): ClassMetrics[] {
+export function metricsFromConfusion(labels: string[], confusion: number[][]): ClassMetrics[] {
   return labels.map((label, c) => {
     const truePositives = confusion[c]![c]!;
     const support = confusion[c]!.reduce((a, b) => a + b, 0);

@@ -39,6 +39,13 @@ export function classifyInputSchema(limits: Pick<SavLimits, "maxBatchImages" | "
       .optional()
       .describe("Text for the prompt's {text} placeholder (required when the task's prompt has one), used for every image of the call."),
     detail: z.boolean().optional().describe("true: also return each voting head's layer, head, vote and similarity (default false)."),
+    minConfidence: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe("Abstain below this calibrated probability: label null, uncertain true, bestGuess kept (evaluate_task suggests a value)."),
+    explain: z.boolean().optional().describe(`true: also return the stored examples closest to each image under the voting heads, with their sources.`),
   });
 }
 export type ClassifyInput = z.infer<ReturnType<typeof classifyInputSchema>>;
@@ -62,9 +69,26 @@ export const classifyOutputSchema = z.object({
         index: z.number().int().describe("Position of the image (or query) in the request, from 0"),
         image: z.string().describe("Where the image came from (path, URL without query, or base64 size); a query's images joined by ' + '"),
         images: z.array(z.string()).optional().describe("For a query of several images: where each came from"),
-        label: z.string().describe("The predicted label: the one most heads voted for"),
+        label: z.string().nullable().describe("The predicted label: the one most heads voted for; null when below minConfidence"),
+        uncertain: z.boolean().optional().describe("true when the probability is below minConfidence (the label is then null)"),
+        bestGuess: z.string().optional().describe("With uncertain: the label the heads voted for"),
         share: z.number().describe("Votes for the predicted label divided by the number of voting heads (0..1); a rough confidence"),
+        probability: z
+          .number()
+          .nullable()
+          .describe("Calibrated probability of the predicted label (temperature fitted by leave-one-out on the examples); null until every label has 2 examples"),
         votes: votesSchema,
+        nearest: z
+          .array(
+            z.object({
+              exampleId: z.number().int().describe("Stored example id"),
+              label: z.string().describe("Its label"),
+              similarity: z.number().describe("Mean cosine over the voting heads between the image and the example"),
+              sources: z.array(z.string()).optional().describe("Where the example's images came from"),
+            }),
+          )
+          .optional()
+          .describe("With explain: true, the closest stored examples, most similar first"),
         heads: z.array(headVoteSchema).optional().describe("Per-head votes, best-ranked head first (only with detail: true)"),
       }),
     )

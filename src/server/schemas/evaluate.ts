@@ -18,8 +18,34 @@ export const evaluateInputSchema = z.object({
     .max(4096)
     .optional()
     .describe("Evaluate with this many voting heads instead of the task's own k (to try another k without changing the task)."),
+  minConfidence: z.number().min(0).max(1).optional().describe("Also report coverage and selective accuracy when abstaining below this calibrated probability."),
+  picture: z.boolean().optional().describe("true: also return the head map (PNG: head scores by layer and head, voting heads outlined, accuracy vs head count). Default false."),
 });
 export type EvaluateInput = z.infer<typeof evaluateInputSchema>;
+
+const binSchema = z.object({
+  lower: z.number().describe("Bin's lowest confidence"),
+  upper: z.number().describe("Bin's highest confidence"),
+  count: z.number().int().describe("Predictions in the bin"),
+  confidence: z.number().describe("Their mean confidence"),
+  accuracy: z.number().describe("Their accuracy"),
+});
+const selectiveSchema = z.object({
+  threshold: z.number().describe("minConfidence"),
+  coverage: z.number().describe("Fraction of predictions kept (not abstained)"),
+  selectiveAccuracy: z.number().nullable().describe("Accuracy of the kept predictions"),
+});
+const calibrationSchema = z.object({
+  method: z.string().describe("How the figures were computed"),
+  temperature: z.number().describe("Fitted softmax temperature"),
+  share: z.object({ ece: z.number(), bins: z.array(binSchema) }).describe("Expected calibration error and reliability bins of the vote share"),
+  probability: z.object({ ece: z.number(), bins: z.array(binSchema) }).describe("The same for the calibrated probability"),
+  atMinConfidence: selectiveSchema.optional().describe("Coverage and selective accuracy at the requested minConfidence"),
+  suggestedMinConfidence: selectiveSchema
+    .extend({ targetAccuracy: z.number() })
+    .nullable()
+    .describe("Lowest minConfidence whose held-out selective accuracy reaches the target; null when none does"),
+});
 
 export const evaluateOutputSchema = z.object({
   task: z.string().describe("Task name"),
@@ -60,6 +86,7 @@ export const evaluateOutputSchema = z.object({
     )
     .describe("Held-out examples that were labelled wrongly: candidates for mislabelled or ambiguous examples"),
   recommendations: z.array(z.string()).describe("What would improve the task, e.g. more examples of a label"),
+  calibration: calibrationSchema.nullable().describe("How well share and the calibrated probability match accuracy (held out), and a suggested minConfidence"),
   note: z.string().optional().describe("Caveat, e.g. random model weights"),
 });
 export type EvaluateResult = z.infer<typeof evaluateOutputSchema>;

@@ -49,7 +49,8 @@ export const createTaskInputSchema = z.object({
     .optional()
     .describe(
       "Optional image processing options of the model's family, kept for every example and query of the task: SmolVLM {imageSplitting: true} (tiles plus a global view; ~17x slower), " +
-        "Qwen2-VL {maxPixels: N} (pixel budget per image). Omit for the family's defaults.",
+        "Qwen2-VL {maxPixels: N} (pixel budget per image), LLaVA-OneVision {imagePath: 'anyres' (the SAVs paper's tiling, default when available) or 'single' (one 384-px view), " +
+        "promptStyle: 'chat_template' (default) or 'qwen_1_5' (the paper code's system turn)}. Omit for the family's defaults.",
     ),
 });
 export type CreateTaskInput = z.infer<typeof createTaskInputSchema>;
@@ -63,6 +64,7 @@ export const getTaskInputSchema = z.object({
   task: taskRefSchema,
   includeExamples: z.boolean().optional().describe("true: also list the examples (id, label, text, image hashes). Default false."),
   exampleLimit: z.number().int().min(1).max(10_000).optional().describe("Most examples listed with includeExamples (default 200)."),
+  picture: z.boolean().optional().describe("true: also return the head map (PNG: head scores by layer and head, voting heads outlined). Default false."),
 });
 export type GetTaskInput = z.infer<typeof getTaskInputSchema>;
 

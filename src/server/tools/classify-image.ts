@@ -15,7 +15,8 @@ export function registerClassifyImage({ server, service, config }: ToolDeps): vo
       description:
         "Label new images with a task's classifier (after create_sav_task and add_examples with at least two labels). " +
         "Returns per image the predicted label, `share` (fraction of the voting attention heads that chose it: a rough confidence) and the votes per label; " +
-        "detail: true adds which heads voted for what. Give one `image` or a batch `images` (each classified separately). " +
+        "Also `probability`, a calibrated probability of the label; with minConfidence the label is null (uncertain: true, bestGuess kept) below it; " +
+        "explain: true adds the nearest stored examples. detail: true adds which heads voted for what. Give one `image` or a batch `images` (each classified separately). " +
         "Images: local paths inside the allowed directories, http(s) URLs, or base64/data URIs. Stores nothing.",
       inputSchema,
       outputSchema: classifyOutputSchema,

@@ -1,5 +1,5 @@
 import { evaluateInputSchema, evaluateOutputSchema } from "../schemas/evaluate.js";
-import { callContext, runTool, type ToolDeps } from "./shared.js";
+import { callContext, runTool, withPicture, type ToolDeps } from "./shared.js";
 
 export const EVALUATE_TASK = "evaluate_task";
 
@@ -12,7 +12,7 @@ export function registerEvaluateTask({ server, service }: ToolDeps): void {
       description:
         "Estimate how well a task classifies, using only its stored examples (no new images): leave-one-out by default, or k-fold. " +
         "Returns accuracy, precision/recall/F1 per label, the confusion matrix, accuracy for several numbers of voting heads, the misclassified example ids, " +
-        "and recommendations (e.g. add examples when a label has fewer than 5). Use it after add_examples, before trusting classify_image. Needs 2+ labels and 2+ examples per label.",
+        "recommendations (e.g. add examples when a label has fewer than 5), and calibration: ECE of the vote share and of the calibrated probability, coverage and selective accuracy at minConfidence, and a suggested minConfidence. picture: true adds the head map as a PNG. Use it after add_examples, before trusting classify_image. Needs 2+ labels and 2+ examples per label.",
       inputSchema: evaluateInputSchema,
       outputSchema: evaluateOutputSchema,
       annotations: {
@@ -23,6 +23,11 @@ export function registerEvaluateTask({ server, service }: ToolDeps): void {
         openWorldHint: false,
       },
     },
-    async (args, extra) => runTool(() => service.evaluate(args, callContext(extra))),
+    async (args, extra) => {
+      const result = await runTool(() => service.evaluate(args, callContext(extra)));
+      if (!args.picture) return result;
+      const curve = (result.structuredContent as { accuracyByHeadCount?: { heads: number; accuracy: number }[] } | undefined)?.accuracyByHeadCount;
+      return withPicture(result, () => service.headMap(args.task, curve));
+    },
   );
 }

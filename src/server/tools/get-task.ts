@@ -1,5 +1,5 @@
 import { getTaskInputSchema, taskDetailSchema } from "../schemas/tasks.js";
-import { runTool, type ToolDeps } from "./shared.js";
+import { runTool, withPicture, type ToolDeps } from "./shared.js";
 
 export const GET_TASK = "get_task";
 
@@ -12,11 +12,14 @@ export function registerGetTask({ server, service }: ToolDeps): void {
       title: "Show one task in detail",
       description:
         "Show a task's definition (prompt, labels, k, head selection, model), its examples per label, whether it is ready, and the attention heads that vote " +
-        "(layer, head, score). includeExamples: true also lists every example's id, label and text, e.g. to pick ids for remove_examples.",
+        "(layer, head, score). includeExamples: true also lists every example's id, label and text, e.g. to pick ids for remove_examples. picture: true adds the head map (PNG).",
       inputSchema: getTaskInputSchema,
       outputSchema: taskDetailSchema,
       annotations: { title: "Show one task in detail", readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async (args) => runTool(() => service.getTask(args.task, args)),
+    async (args) => {
+      const result = await runTool(() => service.getTask(args.task, args));
+      return args.picture ? withPicture(result, () => service.headMap(args.task)) : result;
+    },
   );
 }
