@@ -43,4 +43,7 @@ export const TOOL_NAMES = [
   "list_models",
 ] as const;
 
+/** Tools whose calls can take minutes, so a client may run them as MCP tasks (see tool-tasks.ts). */
+export const TASK_CAPABLE_TOOLS = ["add_examples", "classify_image", "evaluate_task"] as const;
+
 export type { ToolDeps } from "./shared.js";
