@@ -10,7 +10,7 @@
  */
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { InMemoryTaskStore } from "@modelcontextprotocol/sdk/experimental/tasks";
-import type { CallToolResult, Result, Task } from "@modelcontextprotocol/sdk/types.js";
+import { ErrorCode, McpError, type CallToolResult, type Result, type Task } from "@modelcontextprotocol/sdk/types.js";
 
 /** How long a finished task's result stays available when the client does not ask for a shorter time. */
 export const MAX_TASK_TTL_MS = 60 * 60 * 1000;
@@ -92,7 +92,14 @@ export function enableToolTasks(server: McpServer, store: ToolTaskStore, toolNam
   handlers.set("tools/call", async (request, extra) => {
     const params = request.params ?? {};
     const taskParams = params.task as { ttl?: number } | undefined;
-    if (taskParams === undefined || !taskTools.has(String(params.name)) || !extra.taskStore) return callTool(request, extra);
+    if (taskParams === undefined || !extra.taskStore) return callTool(request, extra);
+    if (!taskTools.has(String(params.name))) {
+      // The spec's answer for a task request to a tool that does not declare task support.
+      throw new McpError(
+        ErrorCode.MethodNotFound,
+        `Tool ${String(params.name)} does not run as a task; call it without \`task\`. Tools that do: ${[...taskTools].join(", ")}.`,
+      );
+    }
     const requestTaskStore = extra.taskStore;
     const ttl = Math.min(typeof taskParams.ttl === "number" && taskParams.ttl > 0 ? taskParams.ttl : MAX_TASK_TTL_MS, MAX_TASK_TTL_MS);
     const task = await requestTaskStore.createTask({ ttl, pollInterval: TASK_POLL_INTERVAL_MS });

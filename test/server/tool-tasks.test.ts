@@ -90,6 +90,17 @@ describe("long tools as MCP tasks (tiny model)", () => {
     expect((await free.client.experimental.tasks.getTask(task.taskId)).status).toBe("failed");
   });
 
+  it("refuses a task request for a tool that does not run as a task, naming those that do", async () => {
+    const refused = await free.client
+      .request({ method: "tools/call", params: { name: "list_tasks", arguments: {}, task: { ttl: 1000 } } }, CreateTaskResultSchema)
+      .then(
+        () => undefined,
+        (error: unknown) => error as Error,
+      );
+    expect(refused?.message).toContain("does not run as a task");
+    expect(refused?.message).toContain("add_examples");
+  });
+
   it("cancelling a task midway stores nothing, and the server keeps serving", async () => {
     const { client } = blocked;
     await callOk(client, "create_sav_task", { name: "cancel-me", prompt: "Circle or square?", model: TINY_MODEL_ID });
