@@ -126,10 +126,21 @@ export async function getTask(service: ServiceContext, input: GetTaskInput): Pro
   return detail;
 }
 
+/** Deleting a task that is not there is a successful no-op with a note (the tool is idempotent). */
 export async function deleteTask(service: ServiceContext, name: string): Promise<DeleteTaskResult> {
-  const task = await service.requireTask(name);
+  const task = await service.store.getTask(name);
+  const gone = async (): Promise<DeleteTaskResult> => {
+    const names = await service.store.taskNames();
+    return {
+      deleted: name,
+      examplesRemoved: 0,
+      note: `There is no task '${name}' (already deleted, or never created); nothing changed. Known tasks: ${quoteList(names)}.`,
+    };
+  };
+  if (!task) return gone();
   const examples = Object.values(await service.store.labelCounts(task.id)).reduce((a, b) => a + b, 0);
-  if (!(await service.store.deleteTask(name))) await service.requireTask(name);
+  // Another call or process may have deleted it in between: that is the same no-op.
+  if (!(await service.store.deleteTask(name))) return gone();
   service.classifiers.forget(task.id);
   service.tasksChanged();
   return { deleted: name, examplesRemoved: examples };

@@ -17,7 +17,7 @@ export function registerDeleteTask({ server, service }: ToolDeps): void {
         title: "Delete a task",
         readOnlyHint: false,
         destructiveHint: true,
-        // Deleting again changes nothing (the call is refused: no such task).
+        // Deleting again changes nothing: a success with a note.
         idempotentHint: true,
         openWorldHint: false,
       },

@@ -17,7 +17,7 @@ export function registerRemoveExamples({ server, service }: ToolDeps): void {
         title: "Remove examples",
         readOnlyHint: false,
         destructiveHint: true,
-        // Removing the same examples again changes nothing (the call is refused: they are gone).
+        // Removing the same examples again changes nothing: a success with a note.
         idempotentHint: true,
         openWorldHint: false,
       },
