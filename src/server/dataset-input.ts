@@ -74,6 +74,7 @@ export async function expandDataset(
 ): Promise<DatasetExpansion> {
   const given = [request.folder, request.manifest].filter((value) => value !== undefined);
   if (given.length !== 1) throw new ToolError("Give exactly one of `folder` or `manifest`.");
+  if (request.folder?.trim() === "" || request.manifest?.trim() === "") throw new ToolError("`folder` / `manifest` cannot be empty: give the path of a folder or of a .csv/.jsonl file.");
   const include = request.include?.trim() ? globMatcher(request.include.trim()) : undefined;
   const { perLabel, rejected } =
     request.folder !== undefined

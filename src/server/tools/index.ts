@@ -10,6 +10,7 @@ import { registerListModels } from "./list-models.js";
 import { registerListTasks } from "./list-tasks.js";
 import { registerRemoveExamples } from "./remove-examples.js";
 import type { ToolDeps } from "./shared.js";
+import { useLeanToolList } from "./lean-tool-list.js";
 import { registerUpdateTask } from "./update-task.js";
 
 /** Every tool, in the order a client lists them (workflow order). */
@@ -26,6 +27,7 @@ export function registerTools(deps: ToolDeps): void {
   registerExportTask(deps);
   registerImportTask(deps);
   registerListModels(deps);
+  useLeanToolList(deps.server);
 }
 
 export const TOOL_NAMES = [
