@@ -2,7 +2,8 @@ import { constants, existsSync, readFileSync } from "node:fs";
 import { access, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { decodeModel, editDecoder, encodeModel, referenceWeightsInPlace, type DecoderEditOptions } from "./graph.js";
+import { decodeModel, editDecoder, encodeModel, GraphEditError, referenceWeightsInPlace, type DecoderEditOptions } from "./graph.js";
+import { onnx, type Onnx } from "./onnx-proto.js";
 import { sha256File, sha256Hex } from "./file-hash.js";
 
 /**
@@ -58,7 +59,16 @@ export async function prepareDecoder(source: string, options: DecoderEditOptions
   }
   const sourceBytes = await readFile(source);
   const edited = editDecoder(decodeModel(sourceBytes), options);
-  if (!(await writable(dir))) return { bytes: encodeModel(edited.model), layers: edited.layers };
+  if (!(await writable(dir))) {
+    // A graph loaded from memory cannot resolve external-data paths, which are relative to the graph's own file.
+    if (usesExternalData(edited.model)) {
+      throw new GraphEditError(
+        `${dir} is read-only, and ${path.basename(source)} keeps its weights in external data files, so the edited decoder must be written beside it. ` +
+          "Make the directory writable, or copy the model to a writable directory and point --model-dir at it.",
+      );
+    }
+    return { bytes: encodeModel(edited.model), layers: edited.layers };
+  }
   referenceWeightsInPlace(edited.model, sourceBytes, path.basename(source));
   const temporary = `${target}.${process.pid}.tmp`;
   await writeFile(temporary, encodeModel(edited.model));
@@ -73,4 +83,8 @@ async function removeStaleEdits(dir: string, base: string, currentPrefix: string
     (name) => name.startsWith(`${base}.sav-`) && name.endsWith(".onnx") && !name.startsWith(currentPrefix),
   );
   await Promise.all(stale.map((name) => rm(path.join(dir, name), { force: true })));
+}
+
+function usesExternalData(model: Onnx.IModelProto): boolean {
+  return (model.graph?.initializer ?? []).some((tensor) => tensor.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL);
 }

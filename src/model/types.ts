@@ -60,6 +60,8 @@ export interface ModelInfo {
 /** The LMM runner as the store and server see it. */
 export interface HeadVectorExtractor {
   readonly info: ModelInfo;
+  /** A task's processing options validated by the model's family, defaults filled in; throws ModelInputError naming the valid ones. */
+  resolveOptions(options?: Readonly<Record<string, unknown>>): Record<string, string | number | boolean>;
   extract(request: ExtractRequest): Promise<ExtractResult>;
   close(): Promise<void>;
 }

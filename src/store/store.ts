@@ -42,6 +42,7 @@ interface TaskRow {
   layers: number;
   heads: number;
   head_dim: number;
+  processing: string | null;
   example_version: number;
   created_at: string;
   updated_at: string;
@@ -76,6 +77,7 @@ function taskFromRow(row: TaskRow): TaskRecord {
     modelFingerprint: row.model_fingerprint,
     randomWeights: row.random_weights !== 0,
     shape: { layers: row.layers, heads: row.heads, headDim: row.head_dim },
+    processing: row.processing === null ? {} : (JSON.parse(row.processing) as TaskRecord["processing"]),
     exampleVersion: row.example_version,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -133,9 +135,9 @@ export class SavStore {
       const info = this.db
         .prepare(
           `INSERT INTO tasks (name, description, prompt, labels, k, selection, model_id, model_fingerprint,
-             random_weights, layers, heads, head_dim, example_version, created_at, updated_at)
+             random_weights, layers, heads, head_dim, processing, example_version, created_at, updated_at)
            VALUES (@name, @description, @prompt, @labels, @k, @selection, @modelId, @modelFingerprint,
-             @randomWeights, @layers, @heads, @headDim, 0, @stamp, @stamp)`,
+             @randomWeights, @layers, @heads, @headDim, @processing, 0, @stamp, @stamp)`,
         )
         .run({
           name: task.name,
@@ -150,6 +152,7 @@ export class SavStore {
           layers: task.shape.layers,
           heads: task.shape.heads,
           headDim: task.shape.headDim,
+          processing: task.processing && Object.keys(task.processing).length > 0 ? JSON.stringify(task.processing) : null,
           stamp,
         });
       return this.requireTaskById(Number(info.lastInsertRowid));

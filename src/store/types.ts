@@ -20,6 +20,8 @@ export interface TaskRecord {
   modelFingerprint: string;
   randomWeights: boolean;
   shape: HeadShape;
+  /** The model family's processing options (e.g. { maxPixels: 401408 }); the same for every example and query. */
+  processing: ProcessingOptions;
   /** Bumped on every change to the task's examples; classifiers are keyed by it. */
   exampleVersion: number;
   createdAt: string;
@@ -37,7 +39,12 @@ export interface NewTask {
   modelFingerprint: string;
   randomWeights: boolean;
   shape: HeadShape;
+  /** Canonical processing options (from the extractor's resolveOptions); default {}. */
+  processing?: ProcessingOptions;
 }
+
+/** A model family's processing options, as JSON scalars. */
+export type ProcessingOptions = Record<string, string | number | boolean>;
 
 export interface NewExample {
   label: string;

@@ -1,7 +1,7 @@
 /** Inputs and outputs of the task tools (create, list, get, delete); the service's types are inferred from them. */
 import { z } from "zod";
 import type { HeadSelection } from "../../sav/index.js";
-import { headSelectionSchema, labelSchema, taskNameSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
+import { headSelectionSchema, labelSchema, processingSchema, taskNameSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
 import { exampleSourcesSchema } from "./examples.js";
 
 export const DEFAULT_HEADS = 20;
@@ -34,12 +34,16 @@ export const createTaskInputSchema = z.object({
     .optional()
     .describe("Head scoring (default in-sample)."),
   model: z.string().optional().describe("Model id (list_models)."),
+  processing: processingSchema
+    .optional()
+    .describe("Family image options, e.g. {imageSplitting: true}, {maxPixels: N}, {imagePath: 'single'} (docs/families.md); omit for defaults."),
 });
 export type CreateTaskInput = z.infer<typeof createTaskInputSchema>;
 
 /** What create_sav_task answers: the definition and what to do next (get_task shows the rest). */
 export const createdTaskSchema = taskOutputSchema.pick({
   name: true,
+  processing: true,
   usesText: true,
   labels: true,
   heads: true,

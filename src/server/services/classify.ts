@@ -94,7 +94,13 @@ export async function classify(service: ServiceContext, input: ClassifyInput, ct
     async (images, index) => {
       throwIfCancelled(ctx.signal);
       const text = composePromptText(task.prompt, queries[index]!.text);
-      const extracted = await extractor.extract({ images: images.map((image) => image.bytes), text, layers, signal: ctx.signal });
+      const extracted = await extractor.extract({
+        images: images.map((image) => image.bytes),
+        text,
+        layers,
+        options: task.processing,
+        signal: ctx.signal,
+      });
       service.checkShape(task, extracted.shape, layers);
       const answer = classifyVectors(classifier, extracted.vectors);
       return {

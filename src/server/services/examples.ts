@@ -164,6 +164,7 @@ export async function addExamples(service: ServiceContext, input: AddExamplesInp
       const result = await extractor.extract({
         images: example.images.map((image) => image.bytes),
         text: composePromptText(task.prompt, example.text),
+        options: task.processing,
         signal: ctx.signal,
       });
       service.checkShape(task, result.shape);
