@@ -12,12 +12,13 @@ import type { ModelProvider } from "../src/server/models.js";
 import { SavStore } from "../src/store/index.js";
 
 /**
- * The filesystem reference server's tools/list size is 13 KB; the eleven original tools fit in it. update_task,
- * folder/manifest input, multi-image queries, example sources and task support (issue 12 §1-3) add about 2.6 KB
- * after trimming, and the families' `processing` option about 0.6 KB (16.0 KB in all), so the budget is 17 KB
- * until the lead decides what to cut.
+ * The filesystem reference server's tools/list size is 13 KB; the eleven original tools fit in it. Later features
+ * grew it (bytes without image-source definitions): update_task, folder/manifest input, multi-image queries, example
+ * sources and task support (issue 12 §1-3) about 2.6 KB after trimming, the families' `processing` option about
+ * 0.6 KB, calibration / abstention / explain / head-map options and outputs about 2 KB (18.0 KB in all). The budget
+ * is 19 KB until the lead decides what to cut.
  */
-export const TOOL_LIST_BUDGET_BYTES = 17 * 1024;
+export const TOOL_LIST_BUDGET_BYTES = 19 * 1024;
 
 /** The image-source definition belongs to src/server/image-source.ts and is shortened there. */
 export const IMAGE_SOURCE_DEFINITION = "ImageSource";

@@ -92,6 +92,7 @@ export const getTaskInputSchema = z.object({
   includeExamples: z.boolean().optional().describe("List examples too."),
   exampleLimit: z.number().int().min(1).max(MAX_EXAMPLES_PER_PAGE).optional().describe("Examples per page (default 200)."),
   exampleCursor: z.string().optional().describe("Its nextExampleCursor."),
+  picture: z.boolean().optional().describe("Add the head map (PNG)."),
 });
 export type GetTaskInput = z.infer<typeof getTaskInputSchema>;
 

@@ -13,7 +13,7 @@ export function registerClassifyImage({ server, service, config }: ToolDeps): vo
     {
       title: "Classify images",
       description:
-        "Label new images with a trained task: label, share of voting heads, votes per label. Stores nothing.",
+        "Label new images with a trained task: label, vote share, calibrated probability, votes per label; abstains below minConfidence. Stores nothing.",
       inputSchema,
       outputSchema: classifyOutputSchema,
       annotations: {

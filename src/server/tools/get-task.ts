@@ -1,5 +1,5 @@
 import { getTaskInputSchema, taskDetailSchema } from "../schemas/tasks.js";
-import { runTool, type ToolDeps } from "./shared.js";
+import { runTool, withPicture, type ToolDeps } from "./shared.js";
 
 export const GET_TASK = "get_task";
 
@@ -16,6 +16,9 @@ export function registerGetTask({ server, service }: ToolDeps): void {
       outputSchema: taskDetailSchema,
       annotations: { title: "Show a task", readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async (args) => runTool(() => service.getTask(args.task, args)),
+    async (args) => {
+      const result = await runTool(() => service.getTask(args.task, args));
+      return args.picture ? withPicture(result, () => service.headMap(args.task)) : result;
+    },
   );
 }
