@@ -5,7 +5,8 @@
  */
 import { StoreError, type TaskChanges } from "../../store/index.js";
 import { quoteList, ToolError } from "../errors.js";
-import type { UpdateTaskInput, UpdateTaskResult } from "../schemas/update-task.js";
+import { pickFields } from "../schemas/tasks.js";
+import { updateTaskOutputSchema, type UpdateTaskInput, type UpdateTaskResult } from "../schemas/update-task.js";
 import type { ServiceContext } from "./context.js";
 
 export async function updateTask(service: ServiceContext, input: UpdateTaskInput): Promise<UpdateTaskResult> {
@@ -86,5 +87,5 @@ export async function updateTask(service: ServiceContext, input: UpdateTaskInput
   }
   const classifierRebuilt = updated.exampleVersion !== task.exampleVersion;
   if (classifierRebuilt) service.classifiers.forget(task.id);
-  return { ...(await service.taskView(updated)), changed, classifierRebuilt };
+  return { ...pickFields(updateTaskOutputSchema, await service.taskView(updated)), changed, classifierRebuilt };
 }

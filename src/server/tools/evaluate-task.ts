@@ -8,15 +8,13 @@ export function registerEvaluateTask({ server, service }: ToolDeps): void {
   server.registerTool(
     EVALUATE_TASK,
     {
-      title: "Measure a task's accuracy by cross-validation",
+      title: "Evaluate a task",
       description:
-        "Estimate how well a task classifies, using only its stored examples (no new images): leave-one-out by default, or k-fold. " +
-        "Returns accuracy, precision/recall/F1 per label, the confusion matrix, accuracy for several numbers of voting heads, the misclassified example ids, " +
-        "recommendations (e.g. add examples when a label has fewer than 5), and calibration: ECE of the vote share and of the calibrated probability, coverage and selective accuracy at minConfidence, and a suggested minConfidence. picture: true adds the head map as a PNG. Use it after add_examples, before trusting classify_image. Needs 2+ labels and 2+ examples per label.",
+        "Cross-validate a task on its examples before trusting it: accuracy, confusion, misclassified ids, calibration, advice.",
       inputSchema: evaluateInputSchema,
       outputSchema: evaluateOutputSchema,
       annotations: {
-        title: "Measure a task's accuracy by cross-validation",
+        title: "Evaluate a task",
         readOnlyHint: true,
         destructiveHint: false,
         idempotentHint: true,

@@ -9,13 +9,12 @@ export function registerGetTask({ server, service }: ToolDeps): void {
   server.registerTool(
     GET_TASK,
     {
-      title: "Show one task in detail",
+      title: "Show a task",
       description:
-        "Show a task's definition (prompt, labels, k, head selection, model), its examples per label, whether it is ready, and the attention heads that vote " +
-        "(layer, head, score). includeExamples: true also lists every example's id, label and text, e.g. to pick ids for remove_examples. picture: true adds the head map (PNG).",
+        "Show one task in full with its voting heads; includeExamples lists example ids for remove_examples.",
       inputSchema: getTaskInputSchema,
       outputSchema: taskDetailSchema,
-      annotations: { title: "Show one task in detail", readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      annotations: { title: "Show a task", readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
     async (args) => {
       const result = await runTool(() => service.getTask(args.task, args));

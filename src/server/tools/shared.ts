@@ -14,11 +14,11 @@ export interface ToolDeps {
   config: SavConfig;
 }
 
-/** A successful result: structured content plus the same JSON as text for clients that only read text. */
+/** A successful result: structured content plus the same JSON (compact) as text for clients that only read text. */
 export function structuredResult(value: object): CallToolResult {
   return {
     structuredContent: value as Record<string, unknown>,
-    content: [{ type: "text", text: JSON.stringify(value, null, 2) }],
+    content: [{ type: "text", text: JSON.stringify(value) }],
   };
 }
 
