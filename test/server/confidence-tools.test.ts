@@ -83,7 +83,7 @@ describe("calibrated confidence through the tools (tiny model)", () => {
     expect(byTask.results.map((r) => r.label)).toEqual(gated.results.map((r) => r.label));
     const overridden = await callOk<{ results: Result[] }>(harness.client, "classify_image", { task: "arbitrary", images: all(), minConfidence: 0 });
     expect(overridden.results.map((r) => r.label)).toEqual(plain.results.map((r) => r.label));
-    await callOk(harness.client, "update_task", { task: "arbitrary", minConfidence: null });
+    await callOk(harness.client, "update_task", { task: "arbitrary", minConfidence: 0 });
     expect((await callOk<{ minConfidence: number | null }>(harness.client, "get_task", { task: "arbitrary" })).minConfidence).toBeNull();
   });
 

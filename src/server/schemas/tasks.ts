@@ -53,6 +53,7 @@ export const createdTaskSchema = taskOutputSchema.pick({
   heads: true,
   model: true,
   shape: true,
+  minConfidence: true,
   exampleCount: true,
   ready: true,
   nextStep: true,

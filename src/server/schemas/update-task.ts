@@ -9,7 +9,8 @@ export const updateTaskInputSchema = z.object({
   description: z.string().max(MAX_DESCRIPTION_CHARS).meta({ maxLength: undefined }).optional().describe('"" clears it.'),
   heads: z.number().int().min(1).max(4096).optional().describe("New k."),
   selection: headSelectionSchema.optional().describe("New head scoring."),
-  minConfidence: minConfidenceSchema.nullable().optional().describe("New abstention threshold; null: never."),
+  // 0 rather than null turns abstention off: generic clients cannot send a null they are not told the type of.
+  minConfidence: minConfidenceSchema.optional().describe("New abstention threshold; 0: never abstain."),
   addLabels: z.array(labelSchema).min(1).max(100).meta({ minItems: undefined, maxItems: undefined }).optional().describe("For a closed set."),
   renameLabel: z.object({ from: z.string(), to: labelSchema.meta({ minLength: undefined, maxLength: undefined }) }).optional().describe("Also on examples."),
   prompt: z.string().trim().min(1).max(MAX_PROMPT_CHARS).meta({ minLength: undefined, maxLength: undefined }).optional().describe("Only while there are no examples."),
@@ -18,6 +19,6 @@ export type UpdateTaskInput = z.infer<typeof updateTaskInputSchema>;
 
 /** What update_task changed, the settings it can change, and what to do next. */
 export const updateTaskOutputSchema = taskOutputSchema
-  .pick({ name: true, labels: true, heads: true, selection: true, exampleVersion: true, nextStep: true })
+  .pick({ name: true, labels: true, heads: true, selection: true, minConfidence: true, exampleVersion: true, nextStep: true })
   .extend({ changed: z.array(z.string()), classifierRebuilt: z.boolean() });
 export type UpdateTaskResult = z.infer<typeof updateTaskOutputSchema>;

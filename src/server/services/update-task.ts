@@ -68,9 +68,10 @@ export async function updateTask(service: ServiceContext, input: UpdateTaskInput
     changed.push(`selection ${task.selection} → ${input.selection}`);
   }
 
-  if (input.minConfidence !== undefined && input.minConfidence !== (task.minConfidence ?? null)) {
-    changes.minConfidence = input.minConfidence;
-    changed.push(`minConfidence ${task.minConfidence ?? "none"} → ${input.minConfidence ?? "none"}`);
+  const minConfidence = input.minConfidence === 0 ? null : input.minConfidence;
+  if (minConfidence !== undefined && minConfidence !== (task.minConfidence ?? null)) {
+    changes.minConfidence = minConfidence;
+    changed.push(`minConfidence ${task.minConfidence ?? "none"} → ${minConfidence ?? "none"}`);
   }
 
   let updated = task;
