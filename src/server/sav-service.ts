@@ -1,4 +1,3 @@
-import fs from "node:fs/promises";
 import path from "node:path";
 import { TINY_MODEL_ID, type SavConfig } from "../config.js";
 import { inspectImage } from "../model/image.js";
@@ -6,12 +5,11 @@ import type { HeadVectorExtractor, ModelInfo } from "../model/types.js";
 import { classify, crossValidate, SavError, type HeadSelection } from "../sav/index.js";
 import { ClassifierCache, StoreError, type NewExample, type SavStore, type TaskRecord } from "../store/index.js";
 import { errorText, quoteList, ToolError } from "./errors.js";
-import { resolveReadablePath, resolveWritablePath, writeFileAtomically } from "./file-access.js";
-import { readImageSource, type ImageSource, type ImageSourceContext, type LoadedImage } from "./image-source.js";
+import { readImageSource, type ImageSourceInput as ImageSource, type ImageSourceContext, type LoadedImage } from "./image-source.js";
 import type { ModelProvider } from "./models.js";
 import { composePromptText, promptUsesText, TEXT_PLACEHOLDER } from "./prompt-text.js";
 import type { ModelListingView, TaskView } from "./schemas.js";
-import { decodeTaskFile, encodeTaskFile, MAX_TASK_FILE_BYTES } from "./task-file.js";
+import { decodeTaskFile, encodeTaskFile, readTaskFile, writeTaskFile } from "./task-file.js";
 import { mapInOrder } from "./pipeline.js";
 
 export const DEFAULT_HEADS = 20;
@@ -36,6 +34,8 @@ export interface SavServiceDeps {
   extraAllowedDirs?: () => Promise<string[]>;
   /** Overrides for URL loading (tests). */
   imageLoading?: Pick<ImageSourceContext, "fetchImpl" | "lookup">;
+  /** Test seam: replaces the write of an exported file's content (e.g. to inject ENOSPC). */
+  writeContent?: Parameters<typeof writeTaskFile>[3]["writeContent"];
   /** Written into exported files, e.g. "sav-mcp 0.1.0". */
   generator?: string;
   /** Called after a task is created, imported or deleted (the server announces the new resource list). */
@@ -508,13 +508,9 @@ export class SavService {
 
   async exportTask(input: { task: string; path: string; overwrite?: boolean }): Promise<ExportResult> {
     const task = this.requireTask(input.task);
-    const { file, exists } = await resolveWritablePath(input.path, await this.allowedDirs());
-    if (exists && !input.overwrite) {
-      throw new ToolError(`'${input.path}' already exists. Choose another path, or pass overwrite: true to replace it.`);
-    }
     const { examples } = this.store.loadTrainingSet(task.id);
     const content = JSON.stringify(encodeTaskFile(task, examples, this.deps.generator ?? "sav-mcp"));
-    await writeFileAtomically(file, content);
+    const { path: file } = await writeTaskFile(input.path, await this.allowedDirs(), content, { overwrite: input.overwrite ?? false, writeContent: this.deps.writeContent });
     return {
       task: task.name,
       path: file,
@@ -525,12 +521,8 @@ export class SavService {
   }
 
   async importTask(input: { path: string; name?: string }, ctx: CallContext = {}): Promise<ImportResult> {
-    const file = await resolveReadablePath(input.path, await this.allowedDirs());
-    const size = (await fs.stat(file)).size;
-    if (size > MAX_TASK_FILE_BYTES) {
-      throw new ToolError(`'${input.path}' is ${size} bytes, over the ${MAX_TASK_FILE_BYTES}-byte limit for task files.`);
-    }
-    const { file: parsed, examples } = decodeTaskFile(await fs.readFile(file, "utf8"), input.path);
+    const { text, path: file } = await readTaskFile(input.path, await this.allowedDirs());
+    const { file: parsed, examples } = decodeTaskFile(text, input.path);
     const name = input.name ?? parsed.task.name;
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) {
       throw new ToolError(`The task name '${name}' in the file is not valid here. Pass \`name\` (letters, digits, '.', '_', '-') to import it under another name.`);
