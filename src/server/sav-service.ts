@@ -9,6 +9,7 @@ import { readImageSource, type ImageSourceInput as ImageSource, type ImageSource
 import type { ModelProvider } from "./models.js";
 import { composePromptText, promptUsesText, TEXT_PLACEHOLDER } from "./prompt-text.js";
 import type { ModelListingView, TaskView } from "./schemas.js";
+import { checkLabel, checkLabelSet, checkTaskName } from "./task-rules.js";
 import { decodeTaskFile, encodeTaskFile, readTaskFile, writeTaskFile } from "./task-file.js";
 import { mapInOrder } from "./pipeline.js";
 
@@ -210,7 +211,7 @@ export class SavService {
 
   async createTask(input: CreateTaskInput, ctx: CallContext = {}): Promise<TaskView> {
     this.refuseDuplicate(input.name);
-    const labels = input.labels ? this.checkLabelSet(input.labels) : null;
+    const labels = input.labels ? checkLabelSet(input.labels) : null;
     const modelId = input.model?.trim() || this.models.defaultModel;
     const extractor = await this.extractorFor(modelId, ctx);
     const info = extractor.info;
@@ -522,11 +523,8 @@ export class SavService {
 
   async importTask(input: { path: string; name?: string }, ctx: CallContext = {}): Promise<ImportResult> {
     const { text, path: file } = await readTaskFile(input.path, await this.allowedDirs());
-    const { file: parsed, examples } = decodeTaskFile(text, input.path);
-    const name = input.name ?? parsed.task.name;
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) {
-      throw new ToolError(`The task name '${name}' in the file is not valid here. Pass \`name\` (letters, digits, '.', '_', '-') to import it under another name.`);
-    }
+    const { file: parsed, definition, examples } = decodeTaskFile(text, input.path);
+    const name = checkTaskName(input.name ?? parsed.task.name, `'${input.path}'`);
     if (this.store.getTask(name)) {
       throw new ToolError(`A task named '${name}' already exists. Pass \`name\` to import under another name, or delete the existing task first with delete_task.`);
     }
@@ -542,14 +540,14 @@ export class SavService {
     if (!sameShape(info.shape, parsed.model.shape)) {
       throw new ToolError(`Import refused: the file's head shape does not match model '${info.id}'. The file is inconsistent; export it again.`);
     }
-    const labels = parsed.task.labels ?? null;
+    const labels = definition.labels;
     let task: TaskRecord;
     try {
       task = this.store.createTaskWithExamples(
         {
           name,
-          description: parsed.task.description ?? null,
-          prompt: parsed.task.prompt,
+          description: definition.description,
+          prompt: definition.prompt,
           labels: labels && labels.length > 0 ? labels : null,
           k: parsed.task.heads,
           selection: parsed.task.selection,
@@ -646,16 +644,6 @@ export class SavService {
     );
   }
 
-  private checkLabelSet(labels: string[]): string[] {
-    const trimmed = labels.map((l) => l.trim());
-    const duplicates = trimmed.filter((l, i) => trimmed.indexOf(l) !== i);
-    if (duplicates.length > 0) throw new ToolError(`The labels list repeats ${quoteList([...new Set(duplicates)])}. Give each label once.`);
-    if (trimmed.length < 2) {
-      throw new ToolError("A closed label set needs at least two labels (e.g. [\"safe\", \"unsafe\"]); omit `labels` to accept any label.");
-    }
-    return trimmed;
-  }
-
   private checkText(task: TaskRecord, text: string | undefined | null, what: string): void {
     if (promptUsesText(task.prompt) && (text === undefined || text === null || text.trim() === "")) {
       throw new ToolError(
@@ -671,8 +659,7 @@ export class SavService {
     allowedDirs: string[],
     signal?: AbortSignal,
   ): Promise<ValidExample> {
-    const label = example.label.trim();
-    if (label === "") throw new ToolError("The label is empty.");
+    const label = checkLabel(example.label);
     if (task.labels && !task.labels.includes(label)) {
       throw new ToolError(`Label '${label}' is not one of the labels of task '${task.name}': ${quoteList(task.labels)}. Use one of those (labels are case-sensitive).`);
     }

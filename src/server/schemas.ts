@@ -1,23 +1,32 @@
 /** Zod schemas shared by several tools' inputs and outputs. Output types are inferred from them. */
 import { z } from "zod";
+import { labelProblem, promptProblem, TASK_LIMITS, TASK_NAME_PATTERN, TASK_NAME_RULE } from "./task-rules.js";
 
-/** Task names are used in resource URIs and file names, hence the conservative alphabet. */
-export const TASK_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export { TASK_NAME_PATTERN } from "./task-rules.js";
 
-export const taskNameSchema = z
-  .string()
-  .regex(
-    TASK_NAME_PATTERN,
-    "A task name is 1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. 'kid-safe').",
-  );
+export const taskNameSchema = z.string().regex(TASK_NAME_PATTERN, TASK_NAME_RULE);
 
 export const taskRefSchema = z.string().min(1, "Give the task's name (see list_tasks).").describe("Name of the task (as given to create_sav_task; list_tasks shows them all).");
 
+/** A label, trimmed and in Unicode NFC; invisible and control characters are refused (task-rules.ts). */
 export const labelSchema = z
   .string()
   .trim()
-  .min(1, "A label cannot be empty.")
-  .max(100, "A label is at most 100 characters.");
+  .normalize("NFC")
+  .superRefine((label, ctx) => {
+    const problem = labelProblem(label);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+
+export const promptSchema = z
+  .string()
+  .trim()
+  .superRefine((prompt, ctx) => {
+    const problem = promptProblem(prompt);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+
+export const exampleTextSchema = z.string().max(TASK_LIMITS.textChars, `A text is at most ${TASK_LIMITS.textChars} characters.`);
 
 export const shapeOutputSchema = z
   .object({

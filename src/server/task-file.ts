@@ -3,6 +3,7 @@ import type { HeadShape } from "../model/types.js";
 import { float32ToLittleEndian, littleEndianToFloat32, shapeSize, type ExampleWithVectors, type TaskRecord } from "../store/index.js";
 import { ToolError } from "./errors.js";
 import { PathPolicyError, readFileInside, writeFileInside } from "./path-policy.js";
+import { checkExample, checkTaskDefinition, type TaskDefinition } from "./task-rules.js";
 
 /** Identifies the portable task file format (docs/task-format.md). */
 export const TASK_FILE_FORMAT = "sav-mcp/task";
@@ -52,6 +53,8 @@ export type TaskFile = z.infer<typeof taskFileSchema>;
 
 export interface DecodedTaskFile {
   file: TaskFile;
+  /** The task as create_sav_task would have stored it (trimmed, labels normalized). */
+  definition: TaskDefinition;
   examples: { label: string; text: string | null; imageHashes: string[]; vectors: Float32Array }[];
 }
 
@@ -109,7 +112,12 @@ export function decodeTaskFile(text: string, origin: string): DecodedTaskFile {
     );
   }
   const file = parsed.data;
-  const labels = file.task.labels ?? null;
+  // The rules of create_sav_task and add_examples, before anything else is looked at.
+  const definition = checkTaskDefinition(
+    { prompt: file.task.prompt, description: file.task.description ?? null, labels: file.task.labels ?? null, heads: file.task.heads },
+    `'${origin}'`,
+  );
+  const labels = definition.labels;
   const expected = shapeSize(file.model.shape);
   const examples = file.examples.map((example, index) => {
     if (!sameShape(example.shape, file.model.shape)) {
@@ -117,9 +125,7 @@ export function decodeTaskFile(text: string, origin: string): DecodedTaskFile {
         `Example ${index} of '${origin}' has shape ${describeShape(example.shape)} but the file's model has ${describeShape(file.model.shape)}. The file is inconsistent; export it again.`,
       );
     }
-    if (labels && !labels.includes(example.label)) {
-      throw new ToolError(`Example ${index} of '${origin}' has label '${example.label}', which is not in the task's labels (${labels.join(", ")}).`);
-    }
+    const label = checkExample({ label: example.label, text: example.text ?? null }, labels, `Example ${index} of '${origin}'`);
     const bytes = Buffer.from(example.vectors, "base64");
     if (bytes.byteLength !== expected * 4) {
       throw new ToolError(
@@ -130,9 +136,9 @@ export function decodeTaskFile(text: string, origin: string): DecodedTaskFile {
     for (const value of vectors) {
       if (!Number.isFinite(value)) throw new ToolError(`Example ${index} of '${origin}' contains a non-finite value. The file is corrupt.`);
     }
-    return { label: example.label, text: example.text ?? null, imageHashes: example.imageSha256 ?? [], vectors };
+    return { label, text: example.text ?? null, imageHashes: example.imageSha256 ?? [], vectors };
   });
-  return { file, examples };
+  return { file, definition, examples };
 }
 
 /** How an exported task file starts (export writes `format` first); only such files are ever replaced. */

@@ -252,13 +252,10 @@ export class SavStore {
         .prepare("SELECT task_id, label, COUNT(*) AS n FROM examples GROUP BY task_id, label ORDER BY label")
         .all() as { task_id: number; label: string; n: number }[];
       return tasks.map((task) => {
-        const examplesPerLabel: Record<string, number> = {};
-        let exampleCount = 0;
-        for (const c of counts) {
-          if (c.task_id !== task.id) continue;
-          examplesPerLabel[c.label] = c.n;
-          exampleCount += c.n;
-        }
+        const own = counts.filter((c) => c.task_id === task.id);
+        // Object.fromEntries defines own properties: a label such as "__proto__" stays a label.
+        const examplesPerLabel: Record<string, number> = Object.fromEntries(own.map((c) => [c.label, c.n]));
+        const exampleCount = own.reduce((sum, c) => sum + c.n, 0);
         return { ...task, exampleCount, examplesPerLabel };
       });
     });

@@ -65,7 +65,7 @@ describe("task file", () => {
     expect(() => decodeTaskFile(JSON.stringify(truncated), "x.json")).toThrow(/Example 1 .* truncated or corrupt/);
     const relabelled = structuredClone(file);
     relabelled.examples[0]!.label = "c";
-    expect(() => decodeTaskFile(JSON.stringify(relabelled), "x.json")).toThrow(/label 'c'.*not in the task's labels/);
+    expect(() => decodeTaskFile(JSON.stringify(relabelled), "x.json")).toThrow(/label 'c' is not one of the task's labels/);
     expect(() => decodeTaskFile(JSON.stringify({ ...file, format: "other" }), "x.json")).toThrow(/format: .*docs\/task-format.md/);
     expect(() => decodeTaskFile(JSON.stringify({ ...file, version: 2 }), "x.json")).toThrow(ToolError);
   });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { imageSourceSchema } from "../image-source.js";
-import { labelSchema, taskRefSchema } from "../schemas.js";
+import { exampleTextSchema, labelSchema, taskRefSchema } from "../schemas.js";
 import { callContext, runTool, type ToolDeps } from "./shared.js";
 
 export const ADD_EXAMPLES = "add_examples";
@@ -44,9 +44,7 @@ export function registerAddExamples({ server, service, config }: ToolDeps): void
       .max(maxImagesPerPrompt, `At most ${maxImagesPerPrompt} images per example.`)
       .optional()
       .describe(`Several images read together in one prompt (up to ${maxImagesPerPrompt}), in order. Give this or \`image\`.`),
-    text: z
-      .string()
-      .max(20_000)
+    text: exampleTextSchema
       .optional()
       .describe("Text for the prompt's {text} placeholder (required when the task's prompt has one); without a placeholder it is put before the prompt."),
     label: labelSchema.describe("The example's label, e.g. 'safe'. Must be one of the task's labels when it has a closed label set."),

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { imageSourceSchema } from "../image-source.js";
-import { taskRefSchema, votesSchema } from "../schemas.js";
+import { exampleTextSchema, taskRefSchema, votesSchema } from "../schemas.js";
 import { callContext, runTool, type ToolDeps } from "./shared.js";
 
 export const CLASSIFY_IMAGE = "classify_image";
@@ -49,9 +49,7 @@ export function registerClassifyImage({ server, service, config }: ToolDeps): vo
       .max(maxBatchImages, `At most ${maxBatchImages} images per classify_image call; split the batch into several calls.`)
       .optional()
       .describe(`A batch of up to ${maxBatchImages} images, each classified on its own; results keep this order. Give this or \`image\`.`),
-    text: z
-      .string()
-      .max(20_000)
+    text: exampleTextSchema
       .optional()
       .describe("Text for the prompt's {text} placeholder (required when the task's prompt has one), used for every image of the call."),
     detail: z.boolean().optional().describe("true: also return each voting head's layer, head, vote and similarity (default false)."),

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { labelSchema, taskNameSchema, taskOutputSchema } from "../schemas.js";
+import { labelSchema, promptSchema, taskNameSchema, taskOutputSchema } from "../schemas.js";
+import { TASK_LIMITS } from "../task-rules.js";
 import { DEFAULT_HEADS } from "../sav-service.js";
 import { callContext, runTool, type ToolDeps } from "./shared.js";
 
@@ -11,27 +12,22 @@ export function registerCreateSavTask({ server, service }: ToolDeps): void {
     name: taskNameSchema.describe(
       "Unique name of the new task, used as `task` in every other tool (1-64 letters, digits, '.', '_', '-'), e.g. 'kid-safe'.",
     ),
-    prompt: z
-      .string()
-      .trim()
-      .min(1, "The prompt cannot be empty: give the question asked with each image.")
-      .max(4000, "The prompt is at most 4000 characters.")
-      .describe(
+    prompt: promptSchema.describe(
         "The question the model reads after each image, phrased like a question to a person, e.g. 'Is this image safe to show to children? Answer yes or no.' " +
           "Put {text} where each example's or query's own text goes (an instruction, a claim, a caption), e.g. 'Claim: {text}. Does the image support the claim? Answer yes or no.'",
       ),
-    description: z.string().max(2000).optional().describe("Optional free-text description of what the task is for."),
+    description: z.string().max(TASK_LIMITS.descriptionChars).optional().describe("Optional free-text description of what the task is for."),
     labels: z
       .array(labelSchema)
-      .min(2, "A closed label set needs at least two labels; omit `labels` to accept any label.")
-      .max(100)
+      .min(TASK_LIMITS.minLabels, "A closed label set needs at least two labels; omit `labels` to accept any label.")
+      .max(TASK_LIMITS.maxLabels)
       .optional()
       .describe("Optional closed label set, e.g. ['safe', 'unsafe']; add_examples then refuses other labels. Omit to accept any label."),
     heads: z
       .number()
       .int()
       .min(1)
-      .max(4096)
+      .max(TASK_LIMITS.maxHeads)
       .optional()
       .describe(`k: how many of the most discriminative attention heads vote (default ${DEFAULT_HEADS}, as in the SAV paper).`),
     selection: z
