@@ -3,7 +3,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import type { HeadShape } from "../model/types.js";
 import type { HeadSelection } from "../sav/index.js";
-import { migrate } from "./schema.js";
+import { migrate, SchemaTooNewError } from "./schema.js";
 import { float32ToLittleEndian, littleEndianToFloat32, shapeSize } from "./vectors.js";
 
 export const DATABASE_FILE = "sav.db";
@@ -76,7 +76,15 @@ export interface ClassifierState {
   state: Uint8Array;
 }
 
-export type StoreErrorCode = "duplicate-name" | "unknown-task" | "unknown-examples" | "shape-mismatch";
+export type StoreErrorCode =
+  | "duplicate-name"
+  | "unknown-task"
+  | "unknown-examples"
+  | "shape-mismatch"
+  | "corrupt"
+  | "disk-full"
+  | "read-only"
+  | "storage-error";
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;
@@ -92,6 +100,46 @@ export interface StoreOptions {
   dataDir: string;
   /** How long a writer waits for another process's lock before failing. */
   busyTimeoutMs?: number;
+  /** Test seam: caps the database at this many pages, so a "full disk" (SQLITE_FULL) can be met on purpose. */
+  maxPageCount?: number;
+}
+
+/**
+ * The failures of the disk under the database, named with the file and the remedy. SQLite rolls the
+ * failed transaction back, so what was stored before is intact in every case but corruption.
+ */
+export function describeStorageFailure(error: unknown, file: string): StoreError | undefined {
+  if (error instanceof StoreError || error instanceof SchemaTooNewError) return undefined;
+  const code = String((error as { code?: unknown } | undefined)?.code ?? "");
+  const dir = path.dirname(file);
+  if (code === "SQLITE_CORRUPT" || code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT_")) {
+    return new StoreError(
+      "corrupt",
+      `The task database ${file} is damaged or not a SQLite database (${code}); nothing was changed. ` +
+        `To recover: stop sav-mcp, move ${file} and any ${file}-wal / ${file}-shm aside (try 'sqlite3 <file> .recover' on the copy to rescue tasks), ` +
+        "restart to begin with an empty store, and import exported tasks again with import_task.",
+    );
+  }
+  if (code === "SQLITE_FULL" || code === "ENOSPC" || code === "EDQUOT") {
+    return new StoreError(
+      "disk-full",
+      `The disk holding the task database ${file} is full (${code}); this change was not stored, and everything stored before is intact. Free some space on that disk (or move SAV_DATA_DIR), then retry.`,
+    );
+  }
+  if (code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CANTOPEN") || code === "EACCES" || code === "EPERM" || code === "EROFS") {
+    return new StoreError(
+      "read-only",
+      `The data directory ${dir} (task database ${file}) cannot be written (${code}); nothing was changed. ` +
+        "Make it writable by the server's user, or point SAV_DATA_DIR / --data-dir at a writable directory.",
+    );
+  }
+  if (code.startsWith("SQLITE_IOERR") || code.startsWith("SQLITE_")) {
+    return new StoreError(
+      "storage-error",
+      `The task database ${file} could not be used (${code}); nothing was changed by this call. Check the disk and the file's permissions, then retry.`,
+    );
+  }
+  return undefined;
 }
 
 interface TaskRow {
@@ -173,15 +221,23 @@ export class SavStore {
   private readonly db: Database.Database;
 
   constructor(options: StoreOptions) {
-    fs.mkdirSync(options.dataDir, { recursive: true });
-    this.file = path.join(options.dataDir, DATABASE_FILE);
-    this.db = new Database(this.file);
-    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
-    this.db.pragma("journal_mode = WAL");
-    // FULL: a commit survives a power cut too, not only a process crash; writes are rare and small.
-    this.db.pragma("synchronous = FULL");
-    this.db.pragma("foreign_keys = ON");
-    migrate(this.db);
+    this.file = path.join(path.resolve(options.dataDir), DATABASE_FILE);
+    let db: Database.Database | undefined;
+    try {
+      fs.mkdirSync(options.dataDir, { recursive: true });
+      db = new Database(this.file);
+      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
+      db.pragma("journal_mode = WAL");
+      // FULL: a commit survives a power cut too, not only a process crash; writes are rare and small.
+      db.pragma("synchronous = FULL");
+      db.pragma("foreign_keys = ON");
+      if (options.maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.floor(options.maxPageCount)}`);
+      migrate(db, this.file);
+    } catch (error) {
+      if (db?.open) db.close();
+      throw describeStorageFailure(error, this.file) ?? error;
+    }
+    this.db = db;
   }
 
   close(): void {
@@ -431,4 +487,22 @@ export class SavStore {
     if (!task) throw new StoreError("unknown-task", `The task (id ${id}) no longer exists.`);
     return task;
   }
+}
+
+// Every query may meet a damaged file, a full disk or a read-only directory: each method names them.
+for (const name of Object.getOwnPropertyNames(SavStore.prototype)) {
+  if (name === "constructor" || name === "close") continue;
+  const descriptor = Object.getOwnPropertyDescriptor(SavStore.prototype, name);
+  const method = descriptor?.value as ((this: SavStore, ...args: unknown[]) => unknown) | undefined;
+  if (typeof method !== "function") continue;
+  Object.defineProperty(SavStore.prototype, name, {
+    ...descriptor,
+    value: function (this: SavStore, ...args: unknown[]) {
+      try {
+        return method.apply(this, args);
+      } catch (error) {
+        throw describeStorageFailure(error, this.file) ?? error;
+      }
+    },
+  });
 }
