@@ -2,9 +2,11 @@
 import path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import fs from "node:fs";
+import { generatedModels } from "./generated-models.js";
 import { expandHome, loadConfig, TINY_MODEL_ID, type SavConfig } from "./config.js";
 import { listModels } from "./model/registry/index.js";
 import { registerModelsCommand } from "./model/registry/cli.js";
+import { registerEvalCommand, registerModelsCheckCommand } from "./eval/cli.js";
 import { createSavServer } from "./server/create-server.js";
 import { runDemo } from "./server/demo.js";
 import { createModelProvider } from "./server/model-provider.js";
@@ -92,7 +94,9 @@ async function serve(options: ServeOptions): Promise<void> {
   log(`serving MCP on stdio (version ${PACKAGE_VERSION}); data ${config.dataDir}; allowed dirs ${config.allowedDirs.join(", ") || "none"}`);
   warnAboutAllowedDirs(config.allowedDirs);
   try {
-    const listing = (await listModels({ modelsDir: config.modelsDir, modelDir: config.modelDir, defaultModel: config.defaultModel })).find(
+    const listing = (
+      await listModels({ modelsDir: config.modelsDir, modelDir: config.modelDir, defaultModel: config.defaultModel, generators: generatedModels() })
+    ).find(
       (m) => m.id === config.defaultModel,
     );
     if (listing && !listing.installed && listing.installCommand) {
@@ -160,7 +164,9 @@ export function buildProgram(): Command {
       });
     });
 
-  registerModelsCommand(program);
+  registerModelsCommand(program, generatedModels());
+  registerModelsCheckCommand(program, generatedModels());
+  registerEvalCommand(program);
   return program;
 }
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { HeadShape } from "../model/types.js";
-import { float32ToLittleEndian, littleEndianToFloat32, shapeSize, type ExampleWithVectors, type TaskRecord } from "../store/index.js";
+import { float32ToLittleEndian, littleEndianToFloat32, sameShape, shapeSize, type ExampleWithVectors, type TaskRecord } from "../store/index.js";
 import { ToolError } from "./errors.js";
 import { PathPolicyError, readFileInside, writeFileInside } from "./path-policy.js";
 import { checkExample, checkTaskDefinition, type TaskDefinition } from "./task-rules.js";
@@ -31,6 +31,8 @@ export const taskFileSchema = z.object({
     labels: z.array(z.string().min(1)).nullable().optional(),
     heads: z.number().int().positive(),
     selection: z.enum(["in-sample", "leave-one-out"]),
+    /** The model family's processing options; absent in files from before they existed (the family's defaults). */
+    processing: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
   }),
   model: z.object({
     id: z.string().min(1),
@@ -71,6 +73,7 @@ export function encodeTaskFile(task: TaskRecord, examples: ExampleWithVectors[],
       labels: task.labels,
       heads: task.k,
       selection: task.selection,
+      processing: task.processing,
     },
     model: { id: task.modelId, fingerprint: task.modelFingerprint, shape: task.shape, randomWeights: task.randomWeights },
     examples: examples.map((e) => ({
@@ -81,10 +84,6 @@ export function encodeTaskFile(task: TaskRecord, examples: ExampleWithVectors[],
       vectors: float32ToLittleEndian(e.vectors).toString("base64"),
     })),
   };
-}
-
-function sameShape(a: HeadShape, b: HeadShape): boolean {
-  return a.layers === b.layers && a.heads === b.heads && a.headDim === b.headDim;
 }
 
 const describeShape = (s: HeadShape): string => `[${s.layers}, ${s.heads}, ${s.headDim}]`;

@@ -1,99 +1,26 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import type { HeadShape } from "../model/types.js";
 import type { HeadSelection } from "../sav/index.js";
-import { migrate, SchemaTooNewError } from "./schema.js";
+import { migrate } from "./schema.js";
+import { describeStorageFailure, nameStorageFailures } from "./storage-failures.js";
+import { applyTaskChanges, examplesWithSources } from "./task-updates.js";
+import {
+  StoreError,
+  type ClassifierState,
+  type ExampleRecord,
+  type ExampleWithVectors,
+  type NewExample,
+  type NewTask,
+  type RemoveWhich,
+  type TaskChanges,
+  type TaskListOptions,
+  type TaskRecord,
+  type TaskSummary,
+} from "./types.js";
 import { float32ToLittleEndian, littleEndianToFloat32, shapeSize } from "./vectors.js";
 
 export const DATABASE_FILE = "sav.db";
-
-/** A task as stored. */
-export interface TaskRecord {
-  id: number;
-  name: string;
-  description: string | null;
-  prompt: string;
-  /** The closed label set, or null when any label is accepted. */
-  labels: string[] | null;
-  k: number;
-  selection: HeadSelection;
-  modelId: string;
-  modelFingerprint: string;
-  randomWeights: boolean;
-  shape: HeadShape;
-  /** Bumped on every change to the task's examples; classifiers are keyed by it. */
-  exampleVersion: number;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface NewTask {
-  name: string;
-  description?: string | null;
-  prompt: string;
-  labels?: string[] | null;
-  k: number;
-  selection: HeadSelection;
-  modelId: string;
-  modelFingerprint: string;
-  randomWeights: boolean;
-  shape: HeadShape;
-}
-
-export interface NewExample {
-  label: string;
-  text?: string | null;
-  /** sha256 of each image's bytes, in prompt order. */
-  imageHashes: string[];
-  /** Row-major [layers, heads, headDim] in the task's shape. */
-  vectors: Float32Array;
-}
-
-export interface ExampleRecord {
-  id: number;
-  taskId: number;
-  label: string;
-  text: string | null;
-  imageHashes: string[];
-  modelId: string;
-  modelFingerprint: string;
-  shape: HeadShape;
-  createdAt: string;
-}
-
-export interface ExampleWithVectors extends ExampleRecord {
-  vectors: Float32Array;
-}
-
-export interface TaskSummary extends TaskRecord {
-  exampleCount: number;
-  examplesPerLabel: Record<string, number>;
-}
-
-export interface ClassifierState {
-  exampleVersion: number;
-  state: Uint8Array;
-}
-
-export type StoreErrorCode =
-  | "duplicate-name"
-  | "unknown-task"
-  | "unknown-examples"
-  | "shape-mismatch"
-  | "corrupt"
-  | "disk-full"
-  | "read-only"
-  | "storage-error";
-
-export class StoreError extends Error {
-  readonly code: StoreErrorCode;
-  constructor(code: StoreErrorCode, message: string) {
-    super(message);
-    this.name = "StoreError";
-    this.code = code;
-  }
-}
 
 export interface StoreOptions {
   /** Directory holding `sav.db`; created if missing. */
@@ -102,44 +29,6 @@ export interface StoreOptions {
   busyTimeoutMs?: number;
   /** Test seam: caps the database at this many pages, so a "full disk" (SQLITE_FULL) can be met on purpose. */
   maxPageCount?: number;
-}
-
-/**
- * The failures of the disk under the database, named with the file and the remedy. SQLite rolls the
- * failed transaction back, so what was stored before is intact in every case but corruption.
- */
-export function describeStorageFailure(error: unknown, file: string): StoreError | undefined {
-  if (error instanceof StoreError || error instanceof SchemaTooNewError) return undefined;
-  const code = String((error as { code?: unknown } | undefined)?.code ?? "");
-  const dir = path.dirname(file);
-  if (code === "SQLITE_CORRUPT" || code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT_")) {
-    return new StoreError(
-      "corrupt",
-      `The task database ${file} is damaged or not a SQLite database (${code}); nothing was changed. ` +
-        `To recover: stop sav-mcp, move ${file} and any ${file}-wal / ${file}-shm aside (try 'sqlite3 <file> .recover' on the copy to rescue tasks), ` +
-        "restart to begin with an empty store, and import exported tasks again with import_task.",
-    );
-  }
-  if (code === "SQLITE_FULL" || code === "ENOSPC" || code === "EDQUOT") {
-    return new StoreError(
-      "disk-full",
-      `The disk holding the task database ${file} is full (${code}); this change was not stored, and everything stored before is intact. Free some space on that disk (or move SAV_DATA_DIR), then retry.`,
-    );
-  }
-  if (code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CANTOPEN") || code === "EACCES" || code === "EPERM" || code === "EROFS") {
-    return new StoreError(
-      "read-only",
-      `The data directory ${dir} (task database ${file}) cannot be written (${code}); nothing was changed. ` +
-        "Make it writable by the server's user, or point SAV_DATA_DIR / --data-dir at a writable directory.",
-    );
-  }
-  if (code.startsWith("SQLITE_IOERR") || code.startsWith("SQLITE_")) {
-    return new StoreError(
-      "storage-error",
-      `The task database ${file} could not be used (${code}); nothing was changed by this call. Check the disk and the file's permissions, then retry.`,
-    );
-  }
-  return undefined;
 }
 
 interface TaskRow {
@@ -156,6 +45,7 @@ interface TaskRow {
   layers: number;
   heads: number;
   head_dim: number;
+  processing: string | null;
   example_version: number;
   created_at: string;
   updated_at: string;
@@ -167,6 +57,7 @@ interface ExampleRow {
   label: string;
   text: string | null;
   image_hashes: string;
+  sources: string | null;
   model_id: string;
   model_fingerprint: string;
   layers: number;
@@ -189,6 +80,7 @@ function taskFromRow(row: TaskRow): TaskRecord {
     modelFingerprint: row.model_fingerprint,
     randomWeights: row.random_weights !== 0,
     shape: { layers: row.layers, heads: row.heads, headDim: row.head_dim },
+    processing: row.processing === null ? {} : (JSON.parse(row.processing) as TaskRecord["processing"]),
     exampleVersion: row.example_version,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -202,6 +94,7 @@ function exampleFromRow(row: ExampleRow): ExampleRecord {
     label: row.label,
     text: row.text,
     imageHashes: JSON.parse(row.image_hashes) as string[],
+    sources: row.sources === null ? null : (JSON.parse(row.sources) as string[]),
     modelId: row.model_id,
     modelFingerprint: row.model_fingerprint,
     shape: { layers: row.layers, heads: row.heads, headDim: row.head_dim },
@@ -253,9 +146,9 @@ export class SavStore {
       const info = this.db
         .prepare(
           `INSERT INTO tasks (name, description, prompt, labels, k, selection, model_id, model_fingerprint,
-             random_weights, layers, heads, head_dim, example_version, created_at, updated_at)
+             random_weights, layers, heads, head_dim, processing, example_version, created_at, updated_at)
            VALUES (@name, @description, @prompt, @labels, @k, @selection, @modelId, @modelFingerprint,
-             @randomWeights, @layers, @heads, @headDim, 0, @stamp, @stamp)`,
+             @randomWeights, @layers, @heads, @headDim, @processing, 0, @stamp, @stamp)`,
         )
         .run({
           name: task.name,
@@ -270,6 +163,7 @@ export class SavStore {
           layers: task.shape.layers,
           heads: task.shape.heads,
           headDim: task.shape.headDim,
+          processing: task.processing && Object.keys(task.processing).length > 0 ? JSON.stringify(task.processing) : null,
           stamp,
         });
       return this.requireTaskById(Number(info.lastInsertRowid));
@@ -301,14 +195,24 @@ export class SavStore {
     return (this.db.prepare("SELECT name FROM tasks ORDER BY name").all() as { name: string }[]).map((r) => r.name);
   }
 
-  listTasks(): TaskSummary[] {
+  /** Tasks with example counts in name order; all of them unless paged (names after `afterName`, at most `limit`). */
+  listTasks(options: TaskListOptions = {}): TaskSummary[] {
     const read = this.db.transaction((): TaskSummary[] => {
-      const tasks = (this.db.prepare("SELECT * FROM tasks ORDER BY name").all() as TaskRow[]).map(taskFromRow);
+      const rows = this.db
+        .prepare("SELECT * FROM tasks WHERE name > ? ORDER BY name LIMIT ?")
+        .all(options.afterName ?? "", options.limit ?? -1) as TaskRow[];
+      const tasks = rows.map(taskFromRow);
+      if (tasks.length === 0) return [];
       const counts = this.db
-        .prepare("SELECT task_id, label, COUNT(*) AS n FROM examples GROUP BY task_id, label ORDER BY label")
-        .all() as { task_id: number; label: string; n: number }[];
+        .prepare(
+          `SELECT task_id, label, COUNT(*) AS n FROM examples WHERE task_id IN (${tasks.map(() => "?").join(", ")})
+           GROUP BY task_id, label ORDER BY label`,
+        )
+        .all(...tasks.map((t) => t.id)) as { task_id: number; label: string; n: number }[];
+      const byTask = new Map<number, { task_id: number; label: string; n: number }[]>();
+      for (const c of counts) byTask.set(c.task_id, [...(byTask.get(c.task_id) ?? []), c]);
       return tasks.map((task) => {
-        const own = counts.filter((c) => c.task_id === task.id);
+        const own = byTask.get(task.id) ?? [];
         // Object.fromEntries defines own properties: a label such as "__proto__" stays a label.
         const examplesPerLabel: Record<string, number> = Object.fromEntries(own.map((c) => [c.label, c.n]));
         const exampleCount = own.reduce((sum, c) => sum + c.n, 0);
@@ -350,7 +254,7 @@ export class SavStore {
    * Removes examples by id (all must belong to the task, else nothing is removed) or every example
    * with a label. Returns the removed ids.
    */
-  removeExamples(taskId: number, which: { ids: number[] } | { label: string }): { removed: number[]; task: TaskRecord } {
+  removeExamples(taskId: number, which: RemoveWhich): { removed: number[]; task: TaskRecord } {
     const run = this.db.transaction(() => {
       let ids: number[];
       if ("ids" in which) {
@@ -363,6 +267,8 @@ export class SavStore {
           throw new StoreError("unknown-examples", `No example with id ${unknown.join(", ")} in this task.`);
         }
         ids = wanted;
+      } else if ("sources" in which) {
+        ids = examplesWithSources(this.db, taskId, which.sources);
       } else {
         ids = (
           this.db.prepare("SELECT id FROM examples WHERE task_id = ? AND label = ?").all(taskId, which.label) as {
@@ -380,11 +286,22 @@ export class SavStore {
     return run.immediate();
   }
 
+  /** Applies setting changes in one transaction (see TaskChanges for which bump the example version). */
+  updateTask(taskId: number, changes: TaskChanges): TaskRecord {
+    const run = this.db.transaction((): TaskRecord => {
+      const task = this.getTaskById(taskId);
+      if (!task) throw new StoreError("unknown-task", `The task (id ${taskId}) no longer exists.`);
+      applyTaskChanges(this.db, task, changes, now());
+      return this.requireTaskById(taskId);
+    });
+    return run.immediate();
+  }
+
   /** Example metadata without vectors, in insertion order. */
   listExamples(taskId: number, options: { limit?: number; offset?: number } = {}): ExampleRecord[] {
     const rows = this.db
       .prepare(
-        `SELECT id, task_id, label, text, image_hashes, model_id, model_fingerprint, layers, heads, head_dim, created_at
+        `SELECT id, task_id, label, text, image_hashes, sources, model_id, model_fingerprint, layers, heads, head_dim, created_at
          FROM examples WHERE task_id = ? ORDER BY id LIMIT ? OFFSET ?`,
       )
       .all(taskId, options.limit ?? -1, options.offset ?? 0) as ExampleRow[];
@@ -439,9 +356,9 @@ export class SavStore {
   private insertExamples(task: TaskRecord, examples: NewExample[]): number[] {
     const expected = shapeSize(task.shape);
     const insert = this.db.prepare(
-      `INSERT INTO examples (task_id, label, text, image_hashes, model_id, model_fingerprint, layers, heads, head_dim,
+      `INSERT INTO examples (task_id, label, text, image_hashes, sources, model_id, model_fingerprint, layers, heads, head_dim,
          vectors, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const stamp = now();
     const ids: number[] = [];
@@ -458,6 +375,7 @@ export class SavStore {
         example.label,
         example.text ?? null,
         JSON.stringify(example.imageHashes),
+        example.sources ? JSON.stringify(example.sources) : null,
         task.modelId,
         task.modelFingerprint,
         task.shape.layers,
@@ -490,19 +408,4 @@ export class SavStore {
 }
 
 // Every query may meet a damaged file, a full disk or a read-only directory: each method names them.
-for (const name of Object.getOwnPropertyNames(SavStore.prototype)) {
-  if (name === "constructor" || name === "close") continue;
-  const descriptor = Object.getOwnPropertyDescriptor(SavStore.prototype, name);
-  const method = descriptor?.value as ((this: SavStore, ...args: unknown[]) => unknown) | undefined;
-  if (typeof method !== "function") continue;
-  Object.defineProperty(SavStore.prototype, name, {
-    ...descriptor,
-    value: function (this: SavStore, ...args: unknown[]) {
-      try {
-        return method.apply(this, args);
-      } catch (error) {
-        throw describeStorageFailure(error, this.file) ?? error;
-      }
-    },
-  });
-}
+nameStorageFailures(SavStore.prototype);

@@ -3,24 +3,23 @@ import { readFile, readdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { tensorRequestSchema, type TensorRequest } from "./safetensors-range.js";
 
-/** The three ONNX graphs of an idefics3 (SmolVLM) export, in the order the runner loads them. */
-export const COMPONENTS = ["vision_encoder", "embed_tokens", "decoder_model_merged"] as const;
+import { FAMILIES, familyById } from "../families/index.js";
+import { DTYPE_SUFFIX, DTYPES, type Dtype } from "../onnx-files.js";
+
+export { DTYPE_SUFFIX, DTYPES, type Dtype } from "../onnx-files.js";
+
+/**
+ * The ONNX graphs a manifest lists, in the order the runner loads them. Every family so far names its three
+ * graphs alike; a family that names them otherwise adds its names here through its `components`.
+ */
+export const COMPONENTS = [...new Set(FAMILIES.flatMap((f) => [f.components.vision, f.components.embed, f.components.decoder]))] as [
+  "vision_encoder",
+  "embed_tokens",
+  "decoder_model_merged",
+];
 export type Component = (typeof COMPONENTS)[number];
-
-/** transformers.js dtype names and the file-name suffix each one uses (utils/dtypes.js). */
-export const DTYPE_SUFFIX = {
-  fp32: "",
-  fp16: "_fp16",
-  q4: "_q4",
-  q4f16: "_q4f16",
-  bnb4: "_bnb4",
-  int8: "_int8",
-  uint8: "_uint8",
-  quantized: "_quantized",
-} as const;
-export type Dtype = keyof typeof DTYPE_SUFFIX;
-export const DTYPES = Object.keys(DTYPE_SUFFIX) as Dtype[];
 
 export interface ManifestFile {
   /** Path inside the repository, `/`-separated; the local copy keeps the same layout. */
@@ -49,7 +48,8 @@ export interface ModelManifest {
   revision: string | null;
   /** False when the pinned revision (or `main`) was not confirmed to hold exactly these files. */
   revisionVerified: boolean;
-  family: "idefics3";
+  /** A family id from src/model/families (e.g. "idefics3"). */
+  family: string;
   license: string;
   randomWeights: boolean;
   /** Configuration and tokenizer files every dtype variant needs. */
@@ -61,6 +61,8 @@ export interface ModelManifest {
   /** Facts in this manifest that were not verified against the real files. */
   unverified: string[];
   notes?: string[];
+  /** Tensors no ONNX graph exposes, fetched by Range requests from the repository's safetensors at pull time. */
+  safetensorsTensors?: TensorRequest[];
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -96,7 +98,9 @@ export const manifestSchema = z
       .nullable(),
     revision: z.string().min(1).nullable(),
     revisionVerified: z.boolean(),
-    family: z.literal("idefics3"),
+    family: z.string().refine((id) => familyById(id) !== undefined, {
+      message: `must be one of the supported families: ${FAMILIES.map((f) => f.id).join(", ")}`,
+    }),
     license: z.string().min(1),
     randomWeights: z.boolean().default(false),
     files: z.array(fileSchema),
@@ -105,6 +109,7 @@ export const manifestSchema = z
     defaultDtypesMeasured: z.boolean(),
     unverified: z.array(z.string()),
     notes: z.array(z.string()).optional(),
+    safetensorsTensors: z.array(tensorRequestSchema).optional(),
   })
   .superRefine((m, ctx) => {
     if (m.source === "hub" && (m.repo === null || m.revision === null)) {
