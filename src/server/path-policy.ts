@@ -245,7 +245,11 @@ function checkRegular(info: { isFile(): boolean; isDirectory(): boolean; size: n
   if (!info.isFile()) {
     throw new PathPolicyError("not-a-file", `Path ${raw} is not a regular file (it is a link, device, socket or pipe).`, `Give the path of a ${kind} file.`);
   }
-  if (info.size > maxBytes) throw tooLarge(`The ${kind} file ${raw} is ${formatBytes(info.size)}.`, maxBytes, kind);
+  if (info.size > maxBytes) {
+    throw kind === "image"
+      ? tooLarge(`The ${kind} file ${raw} is ${formatBytes(info.size)}.`, maxBytes, kind)
+      : new PathPolicyError("too-large", `The ${kind} file ${raw} is ${info.size} bytes, over the ${maxBytes}-byte limit.`, `Give a ${kind} of at most ${formatBytes(maxBytes)}.`);
+  }
   if (info.size === 0) throw emptyFile(raw, kind);
 }
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_MODEL_ID, loadConfig } from "../../src/config.js";
 import { errorText } from "../../src/server/errors.js";
 import { createModelProvider } from "../../src/server/model-provider.js";
-import { defaultTinyModelDir } from "../../src/tiny/index.js";
+import { defaultTinyModelDir } from "../../src/model/families/idefics3/tiny/index.js";
 import { makeTempDir } from "../support/temp-dir.js";
 
 /** A copy of the generated tiny model used as the default model's directory, broken by `mutate`. */
