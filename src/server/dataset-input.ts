@@ -8,7 +8,7 @@ import type { Dirent } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { quoteList, ToolError } from "./errors.js";
-import { PathPolicyError, readFileInside } from "./path-policy.js";
+import { PathPolicyError, readFileInside, resolveFolderInside } from "./path-policy.js";
 import { manifestFormat, parseManifest, type ManifestProblem } from "./dataset-manifest.js";
 import { globMatcher } from "./glob.js";
 
@@ -163,33 +163,13 @@ async function imageFilesUnder(dir: string, depth: number): Promise<string[]> {
   return files;
 }
 
-function isInside(candidate: string, dir: string): boolean {
-  const relative = path.relative(dir, candidate);
-  return relative === "" || (relative !== ".." && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative));
-}
-
-/** The folder's real path, after checking it (as written and as resolved) lies inside an allowed directory. */
+/** The folder's real path, through the one path policy (inside an allowed directory, as written and as resolved). */
 async function resolveReadableFolder(raw: string, allowedDirs: readonly string[]): Promise<string> {
-  const absolute = path.resolve(raw);
-  const roots = await Promise.all(allowedDirs.map(async (dir) => ({ configured: path.resolve(dir), real: await fs.realpath(dir).catch(() => undefined) })));
-  const outside = (): ToolError =>
-    new ToolError(
-      `The folder '${raw}' is outside the directories this server may read: ${roots.map((r) => r.configured).join(", ") || "(none)"}. ` +
-        "Use a folder inside one of them, or ask the user to add a directory with --allowed-dir / SAV_ALLOWED_DIRS.",
-    );
-  // Checked before touching the filesystem, so folders outside cannot be probed for existence.
-  if (!roots.some((root) => isInside(absolute, root.configured) || (root.real !== undefined && isInside(absolute, root.real)))) throw outside();
-  let real: string;
   try {
-    real = await fs.realpath(absolute);
-  } catch {
-    throw new ToolError(`No folder at '${raw}' (resolved to ${absolute}). Check the path; it is resolved from ${process.cwd()}.`);
+    return await resolveFolderInside(raw, allowedDirs);
+  } catch (error) {
+    throw error instanceof PathPolicyError ? new ToolError(error.message) : error;
   }
-  if (!roots.some((root) => root.real !== undefined && isInside(real, root.real))) throw outside();
-  if (!(await fs.stat(real)).isDirectory()) {
-    throw new ToolError(`'${raw}' is a file, not a folder. Pass a folder as \`folder\`, or a CSV/JSONL file as \`manifest\`.`);
-  }
-  return real;
 }
 
 // -------------------------------------------------------------------------------------- manifests

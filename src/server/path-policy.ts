@@ -131,7 +131,7 @@ function fileSystemError(error: unknown, raw: string, shown: string, roots: read
   switch (code) {
     case "ENOENT":
     case "ENOTDIR":
-      return new PathPolicyError("not-found", `No file at ${shown}.`, `Check the path; relative paths are taken from the allowed directories (${rootsText(roots)}).`);
+      return new PathPolicyError("not-found", `No ${kind === "folder" ? "folder" : "file"} at ${shown}.`, `Check the path; relative paths are taken from the allowed directories (${rootsText(roots)}).`);
     case "EISDIR":
       return new PathPolicyError("not-a-file", `Path ${raw} is a directory, not a ${kind} file.`, `Give the path of one ${kind} file.`);
     case "EACCES":
@@ -251,6 +251,19 @@ function checkRegular(info: { isFile(): boolean; isDirectory(): boolean; size: n
       : new PathPolicyError("too-large", `The ${kind} file ${raw} is ${info.size} bytes, over the ${maxBytes}-byte limit.`, `Give a ${kind} of at most ${formatBytes(maxBytes)}.`);
   }
   if (info.size === 0) throw emptyFile(raw, kind);
+}
+
+/** The real path of a directory inside the allowed directories (listing it is the caller's job). */
+export async function resolveFolderInside(raw: string, dirs: readonly string[]): Promise<string> {
+  const roots = await resolveAllowedRoots(dirs);
+  const { real } = await resolveInside(raw, roots, "folder", false);
+  const info = await fs.stat(real).catch((error: unknown) => {
+    throw fileSystemError(error, raw, raw, roots, "folder");
+  });
+  if (!info.isDirectory()) {
+    throw new PathPolicyError("not-a-file", `'${raw}' is a file, not a folder.`, "Pass a folder as `folder`, or a CSV/JSONL file as `manifest`.");
+  }
+  return real;
 }
 
 export interface WriteOptions {
