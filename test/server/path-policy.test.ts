@@ -219,7 +219,7 @@ describe("writes", () => {
     const full = async () => {
       throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
     };
-    const error = await writeTaskFile(task, [allowed], `${TASK_JSON}  `, { overwrite: true, writeContent: full }).catch((e: Error) => e);
+    const error = await writeTaskFile(task, [allowed], `${TASK_JSON}  `, { overwrite: true, writeContent: full }).then(() => new Error("the write succeeded"), (e: Error) => e);
     expect(error.message).toMatch(/disk holding .*task\.json is full \(ENOSPC\); nothing was written\. Free some space/);
     expect(fs.readFileSync(task, "utf8")).toBe(TASK_JSON);
     expect(fs.readdirSync(allowed)).toEqual(["task.json"]);
