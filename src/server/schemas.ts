@@ -59,6 +59,7 @@ export const taskOutputSchema = z.object({
   exampleCount: z.number().int().describe("Stored examples"),
   examplesPerLabel: z.record(z.string(), z.number().int()).describe("Stored examples per label"),
   exampleVersion: z.number().int().describe("Increases with every change to the examples"),
+  minConfidence: z.number().nullable().describe("classify_image abstains below this calibrated probability; null: never"),
   ready: z.boolean().describe("True when classify_image can answer (examples of at least two labels)"),
   createdAt: z.string().describe("ISO 8601 creation time"),
   updatedAt: z.string().describe("ISO 8601 time of the last change"),

@@ -44,7 +44,7 @@ export function classifyInputSchema(limits: Pick<SavLimits, "maxBatchImages" | "
       .min(0)
       .max(1)
       .optional()
-      .describe("Abstain below this calibrated probability: label null, uncertain true, bestGuess kept (evaluate_task suggests a value)."),
+      .describe("Abstain below this calibrated probability: label null, uncertain true, bestGuess kept (default: the task's minConfidence; evaluate_task suggests a value)."),
     explain: z.boolean().optional().describe(`true: also return the stored examples closest to each image under the voting heads, with their sources.`),
   });
 }

@@ -5,6 +5,9 @@ import { labelSchema, processingSchema, promptSchema, taskNameSchema, taskOutput
 import { TASK_LIMITS } from "../task-rules.js";
 import { EXAMPLE_SOURCES_DESCRIPTION } from "./examples.js";
 
+/** A calibrated probability threshold. */
+export const minConfidenceSchema = z.number().min(0, "minConfidence is a probability from 0 to 1.").max(1, "minConfidence is a probability from 0 to 1.");
+
 export const DEFAULT_HEADS = 20;
 export const DEFAULT_SELECTION: HeadSelection = "in-sample";
 
@@ -48,6 +51,9 @@ export const createTaskInputSchema = z.object({
         "Qwen2-VL {maxPixels: N} (pixel budget per image), LLaVA-OneVision {imagePath: 'anyres' (the SAVs paper's tiling, default when available) or 'single' (one 384-px view), " +
         "promptStyle: 'chat_template' (default) or 'qwen_1_5' (the paper code's system turn)}. Omit for the family's defaults.",
     ),
+  minConfidence: minConfidenceSchema
+    .optional()
+    .describe("classify_image abstains below this calibrated probability (label null, uncertain true, bestGuess kept); evaluate_task suggests a value. Default: never."),
 });
 export type CreateTaskInput = z.infer<typeof createTaskInputSchema>;
 

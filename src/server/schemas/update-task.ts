@@ -2,13 +2,17 @@
 import { z } from "zod";
 import { labelSchema, promptSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
 import { TASK_LIMITS } from "../task-rules.js";
-import { headSelectionSchema } from "./tasks.js";
+import { headSelectionSchema, minConfidenceSchema } from "./tasks.js";
 
 export const updateTaskInputSchema = z.object({
   task: taskRefSchema,
   description: z.string().max(TASK_LIMITS.descriptionChars).optional().describe('New description ("" clears it).'),
   heads: z.number().int().min(1).max(TASK_LIMITS.maxHeads).optional().describe("New k: how many heads vote (e.g. the count evaluate_task recommends)."),
   selection: headSelectionSchema.optional().describe("New head selection: 'in-sample' or 'leave-one-out'."),
+  minConfidence: minConfidenceSchema
+    .nullable()
+    .optional()
+    .describe("New abstention threshold for classify_image (a calibrated probability, e.g. evaluate_task's suggestedMinConfidence); null: never abstain."),
   addLabels: z.array(labelSchema).min(1).max(TASK_LIMITS.maxLabels).optional().describe("Labels to add to a closed label set."),
   renameLabel: z
     .object({ from: labelSchema.describe("The current label"), to: labelSchema.describe("Its new name (not a label in use)") })
