@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 import path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import fs from "node:fs";
 import { generatedModels } from "./generated-models.js";
-import { loadConfig, TINY_MODEL_ID, type SavConfig } from "./config.js";
+import { expandHome, loadConfig, TINY_MODEL_ID, type SavConfig } from "./config.js";
 import { listModels } from "./model/registry/index.js";
 import { registerModelsCommand } from "./model/registry/cli.js";
 import { registerEvalCommand, registerModelsCheckCommand } from "./eval/cli.js";
 import { createSavServer } from "./server/create-server.js";
 import { runDemo } from "./server/demo.js";
 import { createModelProvider } from "./server/model-provider.js";
+import { BoundedStdioServerTransport } from "./server/stdio-transport.js";
 import { PACKAGE_VERSION } from "./server/version.js";
 
 const ENVIRONMENT_HELP = `
@@ -18,7 +19,7 @@ Environment (flags take precedence):
   SAV_MODEL               default model id for new tasks (default smolvlm-256m-instruct; '${TINY_MODEL_ID}' = offline test model with random weights)
   SAV_MODEL_DIR           a model directory in the published SmolVLM ONNX layout, used as is for the default model
   SAV_MODELS_DIR          where 'models pull' puts models; default the platform's cache dir
-  SAV_ALLOWED_DIRS        directories image paths and export/import files must lie in, separated by '${path.delimiter}'; default the working directory
+  SAV_ALLOWED_DIRS        directories image paths and export/import files must lie in, separated by '${path.delimiter}'; default none (then only URLs and base64 images, plus the client's roots)
   SAV_ALLOW_PRIVATE_URLS  1 = allow image URLs on loopback/private/link-local addresses (default refused)
   SAV_AUTO_PULL           1 = download a missing model inside a tool call instead of failing with the install command
   HF_ENDPOINT, HF_TOKEN   model hub address and token for 'models pull'
@@ -60,7 +61,7 @@ function configFrom(options: ServeOptions): SavConfig {
     defaultModel: options.model,
     modelDir: resolved(options.modelDir),
     modelsDir: resolved(options.modelsDir),
-    allowedDirs: options.allowedDir?.map((dir) => path.resolve(dir)),
+    allowedDirs: options.allowedDir?.map((dir) => path.resolve(expandHome(dir))),
     allowPrivateUrls: options.allowPrivateUrls ? true : undefined,
     autoPull: options.autoPull ? true : undefined,
   });
@@ -89,8 +90,9 @@ async function serve(options: ServeOptions): Promise<void> {
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.stdin.on("end", () => void shutdown("stdin closed"));
 
-  await server.connect(new StdioServerTransport());
-  log(`serving MCP on stdio (version ${PACKAGE_VERSION}); data ${config.dataDir}; allowed image dirs ${config.allowedDirs.join(", ")}`);
+  await server.connect(new BoundedStdioServerTransport({ maxMessageBytes: config.limits.maxMessageBytes, log }));
+  log(`serving MCP on stdio (version ${PACKAGE_VERSION}); data ${config.dataDir}; allowed dirs ${config.allowedDirs.join(", ") || "none"}`);
+  warnAboutAllowedDirs(config.allowedDirs);
   try {
     const listing = (
       await listModels({ modelsDir: config.modelsDir, modelDir: config.modelDir, defaultModel: config.defaultModel, generators: generatedModels() })
@@ -106,6 +108,19 @@ async function serve(options: ServeOptions): Promise<void> {
     }
   } catch (error) {
     log(`could not check the default model: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function warnAboutAllowedDirs(dirs: readonly string[]): void {
+  if (dirs.length === 0) {
+    log(
+      "no allowed directories: image paths and task files are refused (URLs and base64 images work) unless the client declares roots. " +
+        "Allow one with --allowed-dir DIR or SAV_ALLOWED_DIRS.",
+    );
+  }
+  for (const dir of dirs) {
+    if (!fs.existsSync(dir)) log(`allowed directory ${dir} does not exist: it allows nothing until it is created.`);
+    else if (!fs.statSync(dir).isDirectory()) log(`allowed directory ${dir} is not a directory: it allows nothing.`);
   }
 }
 

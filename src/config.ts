@@ -1,5 +1,13 @@
 import path from "node:path";
+import os from "node:os";
 import envPaths from "env-paths";
+
+/** `~` and `~/x` mean the user's home directory, as in a shell. */
+export function expandHome(dir: string): string {
+  if (dir === "~") return os.homedir();
+  if (dir.startsWith("~/") || dir.startsWith(`~${path.sep}`)) return path.join(os.homedir(), dir.slice(2));
+  return dir;
+}
 
 /** Limits that protect the server from oversized or hostile input. */
 export interface SavLimits {
@@ -15,6 +23,8 @@ export interface SavLimits {
   maxImagesPerPrompt: number;
   /** Time allowed for fetching one image URL. */
   urlTimeoutMs: number;
+  /** Largest MCP message read over stdio; larger requests are answered with an error. */
+  maxMessageBytes: number;
 }
 
 export interface SavConfig {
@@ -26,7 +36,10 @@ export interface SavConfig {
   defaultModel: string;
   /** A model directory in the published SmolVLM layout, used as is for the default model. */
   modelDir?: string;
-  /** Image paths must resolve inside one of these directories. */
+  /**
+   * Image paths and task files must resolve inside one of these directories (or the client's roots).
+   * Empty by default: with neither these nor roots, no local file is read or written.
+   */
   allowedDirs: string[];
   /** Allow image URLs on loopback, private and link-local addresses. */
   allowPrivateUrls: boolean;
@@ -45,6 +58,8 @@ export const DEFAULT_LIMITS: SavLimits = {
   maxExamplesPerCall: 256,
   maxImagesPerPrompt: 8,
   urlTimeoutMs: 15_000,
+  // Two images at the byte limit sent as base64 (4/3 of their size) plus the JSON around them.
+  maxMessageBytes: 2 * Math.ceil((20 * 1024 * 1024) / 3) * 4 + 1024 * 1024,
 };
 
 function paths() {
@@ -69,7 +84,7 @@ function splitDirs(value: string | undefined): string[] | undefined {
     .split(path.delimiter)
     .map((dir) => dir.trim())
     .filter((dir) => dir !== "")
-    .map((dir) => path.resolve(dir));
+    .map((dir) => path.resolve(expandHome(dir)));
 }
 
 /** Configuration from the environment, with explicit overrides (CLI flags) taking precedence. */
@@ -79,7 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     modelsDir: path.resolve(env.SAV_MODELS_DIR ?? defaultModelsDir()),
     defaultModel: env.SAV_MODEL?.trim() || DEFAULT_MODEL_ID,
     modelDir: env.SAV_MODEL_DIR ? path.resolve(env.SAV_MODEL_DIR) : undefined,
-    allowedDirs: splitDirs(env.SAV_ALLOWED_DIRS) ?? [process.cwd()],
+    allowedDirs: splitDirs(env.SAV_ALLOWED_DIRS) ?? [],
     allowPrivateUrls: truthy(env.SAV_ALLOW_PRIVATE_URLS),
     autoPull: truthy(env.SAV_AUTO_PULL),
     limits: { ...DEFAULT_LIMITS },

@@ -8,7 +8,7 @@ import type { Dirent } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { quoteList, ToolError } from "./errors.js";
-import { readManifestFile, resolveReadableFolder } from "./dataset-paths.js";
+import { PathPolicyError, readFileInside, resolveFolderInside } from "./path-policy.js";
 import { manifestFormat, parseManifest, type ManifestProblem } from "./dataset-manifest.js";
 import { globMatcher } from "./glob.js";
 
@@ -164,6 +164,15 @@ async function imageFilesUnder(dir: string, depth: number): Promise<string[]> {
   return files;
 }
 
+/** The folder's real path, through the one path policy (inside an allowed directory, as written and as resolved). */
+async function resolveReadableFolder(raw: string, allowedDirs: readonly string[]): Promise<string> {
+  try {
+    return await resolveFolderInside(raw, allowedDirs);
+  } catch (error) {
+    throw error instanceof PathPolicyError ? new ToolError(error.message) : error;
+  }
+}
+
 // -------------------------------------------------------------------------------------- manifests
 
 async function manifestExamples(
@@ -174,8 +183,14 @@ async function manifestExamples(
 ): Promise<{ perLabel: Map<string, DatasetExample[]>; rejected: { location: string; reason: string }[] }> {
   const format = manifestFormat(raw);
   if (!format) throw new ToolError(`Manifest '${raw}' must be a .csv or .jsonl file (rows of path,label[,text]).`);
-  const { file, text } = await readManifestFile(raw, allowedDirs, MAX_MANIFEST_BYTES);
-  const { rows, problems } = parseManifest(text, format);
+  let manifest: { bytes: Buffer; path: string };
+  try {
+    manifest = await readFileInside(raw, allowedDirs, { maxBytes: MAX_MANIFEST_BYTES, kind: "manifest" });
+  } catch (error) {
+    throw error instanceof PathPolicyError ? new ToolError(`${error.message}${error.code === "too-large" ? " Split it into several manifests." : ""}`) : error;
+  }
+  const file = manifest.path;
+  const { rows, problems } = parseManifest(manifest.bytes.toString("utf8"), format);
   if (problems.length > 0 && !skipInvalid) throw manifestError(raw, problems);
   const base = path.dirname(file);
   const perLabel = new Map<string, DatasetExample[]>();

@@ -3,7 +3,7 @@ import { TINY_MODEL_ID, type SavConfig } from "../config.js";
 import { createExtractor, type RunnerOptions } from "../model/index.js";
 import type { HeadVectorExtractor } from "../model/types.js";
 import { listModels, ManifestError, ModelNotInstalledError, pullModel, resolveModel, type RegistryOptions } from "../model/registry/index.js";
-import { ToolError } from "./errors.js";
+import { isCancellation, ToolError } from "./errors.js";
 import { ExtractorPool, type ExtractorRequestOptions, type ModelProvider } from "./models.js";
 import type { ModelListingView } from "./schemas.js";
 
@@ -16,6 +16,13 @@ export interface RegistryModelProviderOptions {
   runner?: RunnerOptions;
   /** Registry overrides (tests: a local hub endpoint, fetch). */
   registry?: Partial<RegistryOptions>;
+}
+
+function brokenModelRemedy(modelId: string): string {
+  return (
+    `Check the files with 'sav-mcp models verify ${modelId}' and reinstall them with 'sav-mcp models rm ${modelId}' then 'sav-mcp models pull ${modelId}' ` +
+    `(or fix the directory given by SAV_MODEL_DIR); other models keep working (list_models).`
+  );
 }
 
 /** Models from the registry: resolved (and pulled when SAV_AUTO_PULL is set), loaded once per id and shared. */
@@ -50,6 +57,8 @@ export function createModelProvider(options: RegistryModelProviderOptions): Mode
       }
       if (error instanceof ManifestError) {
         const known = (await listModels(registry)).map((m) => m.id);
+        // A known model whose files are broken is not "unknown": pass on what is wrong with it.
+        if (known.includes(modelId)) throw new ToolError(`${error.message} ${brokenModelRemedy(modelId)}`);
         throw new ToolError(`Unknown model '${modelId}'. Known models: ${known.join(", ")}. list_models shows which are installed.`);
       }
       throw error;
@@ -59,10 +68,17 @@ export function createModelProvider(options: RegistryModelProviderOptions): Mode
   const pool = new ExtractorPool(async (modelId, request): Promise<HeadVectorExtractor> => {
     const resolved = await resolve(modelId, request);
     request.onProgress?.(`loading model ${modelId}`);
-    return createExtractor(
-      { id: resolved.id, dir: resolved.dir, dtypes: resolved.dtypes, randomWeights: resolved.randomWeights },
-      { maxImagePixels: config.limits.maxImagePixels, ...options.runner },
-    );
+    try {
+      return await createExtractor(
+        { id: resolved.id, dir: resolved.dir, dtypes: resolved.dtypes, randomWeights: resolved.randomWeights },
+        { maxImagePixels: config.limits.maxImagePixels, ...options.runner },
+      );
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      // Truncated graphs, absurd configs, missing files: the model directory is at fault, not the call.
+      const problem = error instanceof Error ? error.message.replace(/\.+$/, "") : String(error);
+      throw new ToolError(`Model '${modelId}' in ${resolved.dir} cannot be loaded: ${problem}. ${brokenModelRemedy(modelId)}`);
+    }
   });
 
   return {

@@ -1,20 +1,15 @@
 /** Zod schemas shared by several tools' inputs and outputs. Output types are inferred from them. */
 import { z } from "zod";
+import { labelProblem, promptProblem, TASK_NAME_PATTERN, TASK_NAME_RULE } from "./task-rules.js";
 
 export const headSelectionSchema = z.enum(["in-sample", "leave-one-out"]);
 
 /** Counts per label (examples or votes). */
 export const countsSchema = z.record(z.string(), z.number().int());
 
-/** Task names are used in resource URIs and file names, hence the conservative alphabet. */
-export const TASK_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export { TASK_NAME_PATTERN } from "./task-rules.js";
 
-export const taskNameSchema = z
-  .string()
-  .regex(
-    TASK_NAME_PATTERN,
-    "A task name is 1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. 'kid-safe').",
-  );
+export const taskNameSchema = z.string().regex(TASK_NAME_PATTERN, TASK_NAME_RULE);
 
 export const taskRefSchema = z
   .string()
@@ -23,11 +18,23 @@ export const taskRefSchema = z
   .meta({ minLength: undefined })
   .describe("Task name.");
 
+/** A label, trimmed and in Unicode NFC; invisible and control characters are refused (task-rules.ts). */
 export const labelSchema = z
   .string()
   .trim()
-  .min(1, "A label cannot be empty.")
-  .max(100, "A label is at most 100 characters.");
+  .normalize("NFC")
+  .superRefine((label, ctx) => {
+    const problem = labelProblem(label);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+
+export const promptSchema = z
+  .string()
+  .trim()
+  .superRefine((prompt, ctx) => {
+    const problem = promptProblem(prompt);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
 
 /**
  * Output schemas describe only what a field's name does not say (docs/tools.md describes every field):

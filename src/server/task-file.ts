@@ -2,6 +2,8 @@ import { z } from "zod";
 import type { HeadShape } from "../model/types.js";
 import { float32ToLittleEndian, littleEndianToFloat32, sameShape, shapeSize, type ExampleWithVectors, type TaskRecord } from "../store/index.js";
 import { ToolError } from "./errors.js";
+import { PathPolicyError, readFileInside, writeFileInside } from "./path-policy.js";
+import { checkExample, checkTaskDefinition, type TaskDefinition } from "./task-rules.js";
 
 /** Identifies the portable task file format (docs/task-format.md). */
 export const TASK_FILE_FORMAT = "sav-mcp/task";
@@ -53,6 +55,8 @@ export type TaskFile = z.infer<typeof taskFileSchema>;
 
 export interface DecodedTaskFile {
   file: TaskFile;
+  /** The task as create_sav_task would have stored it (trimmed, labels normalized). */
+  definition: TaskDefinition;
   examples: { label: string; text: string | null; imageHashes: string[]; vectors: Float32Array }[];
 }
 
@@ -90,7 +94,11 @@ export function decodeTaskFile(text: string, origin: string): DecodedTaskFile {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new ToolError(`'${origin}' is not JSON (${(error as Error).message}). Give a file written by export_task (format ${TASK_FILE_FORMAT}).`);
+    // V8's message quotes the text around the problem: never pass it on (the file may be .env or /proc/self/environ).
+    const position = /position (\d+)/.exec((error as Error).message)?.[1];
+    throw new ToolError(
+      `'${origin}' is not a JSON file${position ? ` (it stops parsing at character ${position})` : ""}. Give a file written by export_task (format ${TASK_FILE_FORMAT}).`,
+    );
   }
   const parsed = taskFileSchema.safeParse(json);
   if (!parsed.success) {
@@ -103,7 +111,12 @@ export function decodeTaskFile(text: string, origin: string): DecodedTaskFile {
     );
   }
   const file = parsed.data;
-  const labels = file.task.labels ?? null;
+  // The rules of create_sav_task and add_examples, before anything else is looked at.
+  const definition = checkTaskDefinition(
+    { prompt: file.task.prompt, description: file.task.description ?? null, labels: file.task.labels ?? null, heads: file.task.heads },
+    `'${origin}'`,
+  );
+  const labels = definition.labels;
   const expected = shapeSize(file.model.shape);
   const examples = file.examples.map((example, index) => {
     if (!sameShape(example.shape, file.model.shape)) {
@@ -111,9 +124,7 @@ export function decodeTaskFile(text: string, origin: string): DecodedTaskFile {
         `Example ${index} of '${origin}' has shape ${describeShape(example.shape)} but the file's model has ${describeShape(file.model.shape)}. The file is inconsistent; export it again.`,
       );
     }
-    if (labels && !labels.includes(example.label)) {
-      throw new ToolError(`Example ${index} of '${origin}' has label '${example.label}', which is not in the task's labels (${labels.join(", ")}).`);
-    }
+    const label = checkExample({ label: example.label, text: example.text ?? null }, labels, `Example ${index} of '${origin}'`);
     const bytes = Buffer.from(example.vectors, "base64");
     if (bytes.byteLength !== expected * 4) {
       throw new ToolError(
@@ -124,7 +135,44 @@ export function decodeTaskFile(text: string, origin: string): DecodedTaskFile {
     for (const value of vectors) {
       if (!Number.isFinite(value)) throw new ToolError(`Example ${index} of '${origin}' contains a non-finite value. The file is corrupt.`);
     }
-    return { label: example.label, text: example.text ?? null, imageHashes: example.imageSha256 ?? [], vectors };
+    return { label, text: example.text ?? null, imageHashes: example.imageSha256 ?? [], vectors };
   });
-  return { file, examples };
+  return { file, definition, examples };
+}
+
+/** How an exported task file starts (export writes `format` first); only such files are ever replaced. */
+const TASK_FILE_HEAD = /^\s*\{\s*"format"\s*:\s*"sav-mcp\/task"/;
+
+function asToolError(error: unknown): unknown {
+  return error instanceof PathPolicyError ? new ToolError(error.message) : error;
+}
+
+/** Reads a task file's text through the path policy (inside the allowed directories, size-limited). */
+export async function readTaskFile(raw: string, allowedDirs: readonly string[]): Promise<{ text: string; path: string }> {
+  try {
+    const { bytes, path } = await readFileInside(raw, allowedDirs, { maxBytes: MAX_TASK_FILE_BYTES, kind: "task file" });
+    return { text: bytes.toString("utf8"), path };
+  } catch (error) {
+    throw asToolError(error);
+  }
+}
+
+/** Writes a task file (a ".json" name) through the path policy; replaces only an earlier task file, and only with overwrite. */
+export async function writeTaskFile(
+  raw: string,
+  allowedDirs: readonly string[],
+  content: string,
+  options: { overwrite: boolean; writeContent?: Parameters<typeof writeFileInside>[3]["writeContent"] },
+): Promise<{ path: string; replaced: boolean }> {
+  try {
+    return await writeFileInside(raw, allowedDirs, Buffer.from(content, "utf8"), {
+      kind: "sav-mcp task file",
+      extension: ".json",
+      overwrite: options.overwrite,
+      mayReplace: (head) => TASK_FILE_HEAD.test(head.toString("utf8")),
+      writeContent: options.writeContent,
+    });
+  } catch (error) {
+    throw asToolError(error);
+  }
 }

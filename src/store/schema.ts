@@ -65,23 +65,23 @@ const MIGRATIONS: readonly string[] = [
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 export class SchemaTooNewError extends Error {
-  constructor(found: number) {
+  constructor(found: number, file = "the data directory's database") {
     super(
-      `The data directory's database has schema version ${found}, newer than this sav-mcp understands (${SCHEMA_VERSION}). ` +
-        "Upgrade sav-mcp or point SAV_DATA_DIR at another directory.",
+      `The task database ${file} has schema version ${found}, newer than this sav-mcp understands (${SCHEMA_VERSION}); it was not changed. ` +
+        "Upgrade sav-mcp (it was written by a newer version), or point SAV_DATA_DIR / --data-dir at another directory.",
     );
     this.name = "SchemaTooNewError";
   }
 }
 
 /** Brings the database to SCHEMA_VERSION. Safe when several processes open the same file at once. */
-export function migrate(db: Database.Database): void {
+export function migrate(db: Database.Database, file?: string): void {
   db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
   const apply = db.transaction(() => {
     // Read inside the write transaction: a second process that raced us sees our migrations and skips them.
     const row = db.prepare("SELECT MAX(version) AS version FROM schema_migrations").get() as { version: number | null };
     const current = row.version ?? 0;
-    if (current > SCHEMA_VERSION) throw new SchemaTooNewError(current);
+    if (current > SCHEMA_VERSION) throw new SchemaTooNewError(current, file);
     const record = db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)");
     for (let version = current; version < SCHEMA_VERSION; version++) {
       db.exec(MIGRATIONS[version]!);

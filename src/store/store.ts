@@ -3,6 +3,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import type { HeadSelection } from "../sav/index.js";
 import { migrate } from "./schema.js";
+import { describeStorageFailure, nameStorageFailures } from "./storage-failures.js";
 import { applyTaskChanges, examplesWithSources } from "./task-updates.js";
 import {
   StoreError,
@@ -26,6 +27,8 @@ export interface StoreOptions {
   dataDir: string;
   /** How long a writer waits for another process's lock before failing. */
   busyTimeoutMs?: number;
+  /** Test seam: caps the database at this many pages, so a "full disk" (SQLITE_FULL) can be met on purpose. */
+  maxPageCount?: number;
 }
 
 interface TaskRow {
@@ -113,15 +116,23 @@ export class SavStore {
   private readonly db: Database.Database;
 
   constructor(options: StoreOptions) {
-    fs.mkdirSync(options.dataDir, { recursive: true });
-    this.file = path.join(options.dataDir, DATABASE_FILE);
-    this.db = new Database(this.file);
-    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
-    this.db.pragma("journal_mode = WAL");
-    // FULL: a commit survives a power cut too, not only a process crash; writes are rare and small.
-    this.db.pragma("synchronous = FULL");
-    this.db.pragma("foreign_keys = ON");
-    migrate(this.db);
+    this.file = path.join(path.resolve(options.dataDir), DATABASE_FILE);
+    let db: Database.Database | undefined;
+    try {
+      fs.mkdirSync(options.dataDir, { recursive: true });
+      db = new Database(this.file);
+      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
+      db.pragma("journal_mode = WAL");
+      // FULL: a commit survives a power cut too, not only a process crash; writes are rare and small.
+      db.pragma("synchronous = FULL");
+      db.pragma("foreign_keys = ON");
+      if (options.maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.floor(options.maxPageCount)}`);
+      migrate(db, this.file);
+    } catch (error) {
+      if (db?.open) db.close();
+      throw describeStorageFailure(error, this.file) ?? error;
+    }
+    this.db = db;
   }
 
   close(): void {
@@ -204,12 +215,10 @@ export class SavStore {
       const byTask = new Map<number, { task_id: number; label: string; n: number }[]>();
       for (const c of counts) byTask.set(c.task_id, [...(byTask.get(c.task_id) ?? []), c]);
       return tasks.map((task) => {
-        const examplesPerLabel: Record<string, number> = {};
-        let exampleCount = 0;
-        for (const c of byTask.get(task.id) ?? []) {
-          examplesPerLabel[c.label] = c.n;
-          exampleCount += c.n;
-        }
+        const own = byTask.get(task.id) ?? [];
+        // Object.fromEntries defines own properties: a label such as "__proto__" stays a label.
+        const examplesPerLabel: Record<string, number> = Object.fromEntries(own.map((c) => [c.label, c.n]));
+        const exampleCount = own.reduce((sum, c) => sum + c.n, 0);
         return { ...task, exampleCount, examplesPerLabel };
       });
     });
@@ -400,3 +409,6 @@ export class SavStore {
     return task;
   }
 }
+
+// Every query may meet a damaged file, a full disk or a read-only directory: each method names them.
+nameStorageFailures(SavStore.prototype);

@@ -88,7 +88,17 @@ export interface ClassifierState {
   state: Uint8Array;
 }
 
-export type StoreErrorCode = "duplicate-name" | "unknown-task" | "unknown-examples" | "shape-mismatch" | "label-exists" | "has-examples";
+export type StoreErrorCode =
+  | "duplicate-name"
+  | "unknown-task"
+  | "unknown-examples"
+  | "shape-mismatch"
+  | "label-exists"
+  | "has-examples"
+  | "corrupt"
+  | "disk-full"
+  | "read-only"
+  | "storage-error";
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;

@@ -94,9 +94,9 @@ describe("folder datasets", () => {
     try {
       fs.mkdirSync(path.join(outside, "cat"));
       fs.writeFileSync(path.join(outside, "cat", "1.jpg"), "x");
-      expect(await errorOf(expandDataset({ folder: outside }, ctx()))).toContain("outside the directories");
+      expect(await errorOf(expandDataset({ folder: outside }, ctx()))).toContain("outside the allowed directories");
       fs.symlinkSync(outside, path.join(root, "link"));
-      expect(await errorOf(expandDataset({ folder: path.join(root, "link") }, ctx()))).toContain("outside the directories");
+      expect(await errorOf(expandDataset({ folder: path.join(root, "link") }, ctx()))).toContain("outside the allowed directories");
     } finally {
       cleanOutside();
     }

@@ -14,6 +14,7 @@ import {
   describeImageSource,
   imageSourceSchema,
   readImageSource,
+  toImageSource,
   resolveRedirectTarget,
   vetImageUrl,
   type HostLookup,
@@ -99,21 +100,37 @@ describe("image source schema", () => {
     expect(result.error?.issues.map((issue) => issue.message).join(" | ")).toMatch(message);
   });
 
-  it("is a plain JSON object schema with every field described", async () => {
+  it("accepts a plain string and tells a data URI, a URL and a path apart", () => {
+    for (const value of ["images/cat.png", "https://example.com/a.png", "data:image/png;base64,QUJD"]) {
+      expect(imageSourceSchema.parse(value)).toBe(value);
+    }
+    expect(toImageSource("images/cat.png")).toEqual({ path: "images/cat.png" });
+    expect(toImageSource("file:///tmp/cat.png")).toEqual({ path: "file:///tmp/cat.png" });
+    expect(toImageSource("HTTPS://example.com/a.png")).toEqual({ url: "HTTPS://example.com/a.png" });
+    expect(toImageSource("ftp://example.com/a.png")).toEqual({ url: "ftp://example.com/a.png" });
+    expect(toImageSource(" data:image/png;base64,QUJD")).toEqual({ data: " data:image/png;base64,QUJD" });
+    expect(toImageSource({ data: "QUJD" })).toEqual({ data: "QUJD" });
+    expect(imageSourceSchema.safeParse("").error?.issues[0]?.message).toMatch(/cannot be empty/);
+    expect(imageSourceSchema.safeParse(42).error?.issues[0]?.message).toMatch(/a string .* or an object/);
+  });
+
+  it("is described once, as a string or an object with the three fields", async () => {
     const { z } = await import("zod");
     const json = z.toJSONSchema(imageSourceSchema, { io: "input" }) as {
-      type: string;
-      additionalProperties: boolean;
-      properties: Record<string, { type: string; description?: string }>;
-      oneOf?: unknown;
-      anyOf?: unknown;
+      description?: string;
+      anyOf: { type: string; additionalProperties?: boolean; properties?: Record<string, { description?: string }> }[];
     };
-    expect(json.type).toBe("object");
-    expect(json.additionalProperties).toBe(false);
-    expect(json.oneOf).toBeUndefined();
-    expect(json.anyOf).toBeUndefined();
-    expect(Object.keys(json.properties).sort()).toEqual(["data", "path", "url"]);
-    for (const field of Object.values(json.properties)) expect(field.description?.length).toBeGreaterThan(20);
+    expect(json.description).toMatch(/"path".*"url".*"data"/s);
+    expect(json.anyOf.map((branch) => branch.type)).toEqual(["string", "object"]);
+    const object = json.anyOf[1]!;
+    expect(object.additionalProperties).toBe(false);
+    expect(Object.keys(object.properties!).sort()).toEqual(["data", "path", "url"]);
+    for (const field of Object.values(object.properties!)) expect(field.description).toBeUndefined();
+  });
+
+  it("reads a plain string path like a path object", async () => {
+    const loaded = await readImageSource(catPath, context());
+    expect(loaded.sha256).toBe(sha256(catBytes));
   });
 });
 
@@ -125,11 +142,37 @@ describe("local paths", () => {
     expect(loaded.origin).toBe(catPath);
   });
 
-  it("resolves a relative path against the working directory", async () => {
-    const relative = path.relative(process.cwd(), catPath);
-    expect(path.isAbsolute(relative)).toBe(false);
-    const loaded = await readImageSource({ path: relative }, context());
+  it("resolves a relative path against the allowed directories, not the working directory", async () => {
+    const loaded = await readImageSource({ path: "cat.png" }, context({ allowedDirs: [path.join(root, "xy"), allowed] }));
     expect(loaded.sha256).toBe(sha256(catBytes));
+    expect(loaded.origin).toBe(catPath);
+    const relativeToCwd = path.relative(process.cwd(), catPath);
+    await loadError({ path: relativeToCwd }, context(), relativeToCwd.startsWith("..") ? "path-not-allowed" : "not-found");
+  });
+
+  it("refuses every path when no directory is allowed, saying how to allow one", async () => {
+    const error = await loadError({ path: catPath }, context({ allowedDirs: [] }), "no-allowed-dirs");
+    expect(error.message).toMatch(/--allowed-dir/);
+    expect(error.message).toMatch(/SAV_ALLOWED_DIRS/);
+    // URLs and base64 need no directory.
+    expect((await readImageSource({ data: catBytes.toString("base64") }, context({ allowedDirs: [] }))).sha256).toBe(sha256(catBytes));
+  });
+
+  it("allows a file whose name starts with two dots", async () => {
+    await fs.writeFile(path.join(allowed, "..foo.png"), catBytes);
+    expect((await readImageSource({ path: path.join(allowed, "..foo.png") }, context())).sha256).toBe(sha256(catBytes));
+    expect((await readImageSource({ path: "..foo.png" }, context())).sha256).toBe(sha256(catBytes));
+  });
+
+  it("expands ~ in allowed directories and paths", async () => {
+    const home = os.homedir();
+    const error = await loadError({ path: "~/definitely-missing-sav.png" }, context({ allowedDirs: ["~"] }), "not-found");
+    expect(error.message).toContain(path.join(home, "definitely-missing-sav.png"));
+  });
+
+  it("refuses a NUL byte in a path as an input error", async () => {
+    const error = await loadError({ path: `${catPath}\0.png` }, context(), "bad-path");
+    expect(error.message).toMatch(/NUL/);
   });
 
   it("accepts a file URL in the path field under the same rules", async () => {
@@ -156,7 +199,7 @@ describe("local paths", () => {
   });
 
   it.each<[string, () => string, ImageSourceErrorCode, RegExp]>([
-    ["a path outside the allowed dirs", () => path.join(root, "outside", "secret.png"), "path-not-allowed", /outside the allowed image directories/],
+    ["a path outside the allowed dirs", () => path.join(root, "outside", "secret.png"), "path-not-allowed", /outside the allowed directories/],
     ["a system file", () => "/etc/passwd", "path-not-allowed", /SAV_ALLOWED_DIRS/],
     ["a missing file outside (no existence oracle)", () => path.join(root, "outside", "nope.png"), "path-not-allowed", /outside/],
     ["a .. traversal", () => `${allowed}${path.sep}..${path.sep}outside${path.sep}secret.png`, "path-not-allowed", /outside/],

@@ -71,6 +71,6 @@ describe("client roots and per-example text", () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     const refused = (await client.callTool({ name: "classify_image", arguments: { ...query, text: "x" } })) as CallToolResult;
     expect(refused.isError).toBe(true);
-    expect(textOf(refused)).toMatch(/outside the allowed image directories/);
+    expect(textOf(refused)).toMatch(/outside the allowed directories/);
   });
 });

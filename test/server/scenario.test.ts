@@ -83,7 +83,7 @@ describe("whole scenario through an in-memory MCP client on the tiny model", () 
     const progress: Progress[] = [];
     const examples = [
       ...train["red-circle"].map((file) => ({ image: { path: file }, label: "circle" })),
-      ...train["blue-square"].map((file) => ({ image: { path: path.relative(process.cwd(), file) }, label: "square" })),
+      ...train["blue-square"].map((file) => ({ image: path.relative(imagesDir, file), label: "square" })),
     ];
     const added = (await client.callTool({ name: "add_examples", arguments: { task: "shapes", examples } }, undefined, {
       onprogress: (p) => progress.push(p),

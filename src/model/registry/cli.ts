@@ -132,6 +132,12 @@ export function registerModelsCommand(program: Command, generators: RegistryOpti
           reporter.stop();
           const already = result.skippedFiles > 0 ? `; ${result.skippedFiles} file(s) were already complete` : "";
           process.stdout.write(`Pulled ${id} into ${result.dir} (${formatBytes(result.downloadedBytes)} downloaded${already}).\n`);
+          if (result.unverifiedFiles.length > 0) {
+            process.stderr.write(
+              `WARNING: ${result.unverifiedFiles.length} file(s) of ${id} are UNVERIFIED: neither the manifest nor the hub gave a sha256 to check them against ` +
+                `(${result.unverifiedFiles.join(", ")}). Use a manifest with sha256 values to verify them; 'models verify ${id}' reports them as unverified.\n`,
+            );
+          }
           for (const warning of result.warnings ?? []) process.stderr.write(`warning: ${warning}\n`);
         } finally {
           reporter.stop();
@@ -148,14 +154,19 @@ export function registerModelsCommand(program: Command, generators: RegistryOpti
       guarded(async () => {
         const result = await verifyModel(id, await options(command));
         for (const f of result.files) {
-          process.stdout.write(`${f.ok ? "ok  " : "BAD "} ${f.path}${f.reason ? `: ${f.reason}` : ""}\n`);
+          process.stdout.write(`${f.unverified ? "??? " : f.ok ? "ok  " : "BAD "} ${f.path}${f.reason ? `: ${f.reason}` : ""}\n`);
         }
         if (!result.ok) {
           const bad = result.files.filter((f) => !f.ok).map((f) => f.path);
           const remedy = result.repairCommand === null ? "" : ` Run ${result.repairCommand} to download them again.`;
           throw new Error(`${bad.length} file(s) of ${id} failed verification (${bad.join(", ")}).${remedy}`);
         }
-        process.stdout.write(`${id}: all ${result.files.length} files verified.\n`);
+        const unverified = result.files.filter((f) => f.unverified).length;
+        process.stdout.write(
+          unverified === 0
+            ? `${id}: all ${result.files.length} files verified.\n`
+            : `${id}: ${result.files.length - unverified} files verified, ${unverified} UNVERIFIED (no sha256 known to check them against).\n`,
+        );
       }),
     );
 

@@ -2,7 +2,7 @@ import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { diskFullError, errorCode, HubError, networkError, statusError, timeoutError } from "./errors.js";
+import { diskFullError, errorCode, HubError, networkError, redactCredentials, statusError, timeoutError } from "./errors.js";
 import type { ManifestFile } from "./manifest.js";
 
 /** Everything a download needs to know about where files come from and how hard to try. */
@@ -121,7 +121,16 @@ export async function hubRequest(
   extraHeaders: Record<string, string>,
   signal: AbortSignal,
 ): Promise<{ response: Response; hub: HubHeaders }> {
-  const hubOrigin = new URL(ctx.endpoint).origin;
+  const endpoint = new URL(ctx.endpoint);
+  if (endpoint.username !== "" || endpoint.password !== "") {
+    // fetch refuses such URLs; say so at once instead of retrying a request that can never be made.
+    throw new HubError(
+      "http",
+      `HF_ENDPOINT (${redactCredentials(ctx.endpoint)}) contains a user name or password, which sav-mcp does not send.`,
+      "Remove them from HF_ENDPOINT and put an access token in HF_TOKEN instead.",
+    );
+  }
+  const hubOrigin = endpoint.origin;
   const hub: HubHeaders = { sha256: null, linkedSize: null };
   let current = url;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
@@ -228,6 +237,14 @@ async function* readChunks(response: Response, signal: AbortSignal): AsyncGenera
   }
 }
 
+/** Largest file accepted when neither the manifest nor the hub gives its size. */
+export const MAX_UNKNOWN_FILE_BYTES = 4 * 1024 ** 3;
+
+/** The byte limit of a file of unknown size: a margin over the manifest's approximate size, else the maximum. */
+export function maxBytesWithoutSize(file: Pick<ManifestFile, "approxSize">): number {
+  return file.approxSize ? Math.ceil(file.approxSize * 1.25) + 1024 * 1024 : MAX_UNKNOWN_FILE_BYTES;
+}
+
 /** One attempt: resume `<dest>.partial` from its current size, verify, rename into place. */
 async function attempt(
   ctx: HubContext,
@@ -293,6 +310,8 @@ async function attempt(
       total = length === null ? null : Number(length);
     }
     const expectedSize = file.size ?? hub.linkedSize ?? total;
+    // With no size from the manifest or the hub, a body is still cut off: a hostile mirror cannot fill the disk.
+    const cap = file.size ?? Math.min(expectedSize ?? Number.POSITIVE_INFINITY, maxBytesWithoutSize(file));
 
     await mkdir(path.dirname(dest), { recursive: true });
     const hash = createHash("sha256");
@@ -303,8 +322,15 @@ async function attempt(
     try {
       for await (const bytes of readChunks(response, timer.controller.signal)) {
         timer.touch();
-        if (expectedSize !== null && received + bytes.byteLength > expectedSize) {
+        if (received + bytes.byteLength > cap) {
           discardPartial = true;
+          if (file.size === null && received + bytes.byteLength > maxBytesWithoutSize(file)) {
+            throw new HubError(
+              "checksum",
+              `${ctx.endpoint} sent more than ${cap} bytes for ${file.path}, more than the manifest allows for a file of unknown size; the download was stopped and deleted.`,
+              "Use a manifest that gives this file's size and sha256, or another HF_ENDPOINT.",
+            );
+          }
           throw new HubError("http", `${ctx.endpoint} sent more bytes for ${file.path} than expected.`, RESUME_REMEDY, {
             retryable: true,
           });

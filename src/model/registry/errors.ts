@@ -9,11 +9,16 @@ export class HubError extends Error {
   readonly retryable: boolean;
 
   constructor(kind: HubErrorKind, problem: string, remedy: string, options: { retryable?: boolean; cause?: unknown } = {}) {
-    super(remedy === "" ? problem : `${problem} ${remedy}`, { cause: options.cause });
+    super(redactCredentials(remedy === "" ? problem : `${problem} ${remedy}`), { cause: options.cause });
     this.kind = kind;
-    this.remedy = remedy;
+    this.remedy = redactCredentials(remedy);
     this.retryable = options.retryable ?? false;
   }
+}
+
+/** A user name or password in a URL (e.g. in HF_ENDPOINT) never reaches a message or a log. */
+export function redactCredentials(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi, "$1***@");
 }
 
 export function installCommandFor(id: string): string {

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { readdir, rm, stat, statfs } from "node:fs/promises";
 import path from "node:path";
 import { DTYPE_PREFERENCE } from "../onnx-files.js";
-import { downloadFile, headFile, sha256File, type HubContext } from "./download.js";
+import { downloadFile, headFile, maxBytesWithoutSize, sha256File, type HubContext } from "./download.js";
 import { diskFullError, HubError, installCommandFor, ModelNotInstalledError } from "./errors.js";
 import { pullSafetensorsTensors } from "./safetensors-range.js";
 import {
@@ -25,6 +25,7 @@ import {
 import {
   acquirePullLock,
   readPullRecord,
+  readStampOrigin,
   readStampSha,
   readStoredManifest,
   readValidStamp,
@@ -128,13 +129,15 @@ export interface PullResult {
   dir: string;
   downloadedBytes: number;
   skippedFiles: number;
+  /** Files installed with no sha256 from the manifest or the hub to check them against (marked unverified). */
+  unverifiedFiles: string[];
   /** Optional extras that could not be had (e.g. a tensor from model.safetensors); the model works without them. */
   warnings?: string[];
 }
 
 export interface VerifyResult {
   ok: boolean;
-  files: { path: string; ok: boolean; reason?: string }[];
+  files: { path: string; ok: boolean; reason?: string; unverified?: boolean }[];
   /** The pull command that re-fetches this dtype set (bad files only), or null when the model is not pulled. */
   repairCommand: string | null;
 }
@@ -440,7 +443,7 @@ export async function pullModel(idOrPath: string, opts: PullOptions): Promise<Pu
   const manifest = await requireManifest(idOrPath, opts);
   if (isGenerated(manifest)) {
     const resolved = await resolveModel(manifest.id, opts);
-    return { dir: resolved.dir, downloadedBytes: 0, skippedFiles: 0 };
+    return { dir: resolved.dir, downloadedBytes: 0, skippedFiles: 0, unverifiedFiles: [] };
   }
   const dtypes = chooseDtypes(manifest, opts.dtypes);
   const dir = installDir(opts, manifest.id);
@@ -521,13 +524,16 @@ async function pullFiles(
 
     for (const file of toDownload) {
       const partialBytes = (await sizeOf(path.join(dir, `${file.path}.partial`))) ?? 0;
-      pending.set(file.path, { received: partialBytes, total: file.size ?? file.approxSize ?? 0 });
+      // An unknown size is asked of the hub, else counted at its maximum: never as 0 in the free-space check.
+      const total = file.size ?? file.approxSize ?? (await headFile(ctx, file.path).then((r) => r.size, () => null)) ?? maxBytesWithoutSize(file);
+      pending.set(file.path, { received: partialBytes, total });
     }
     const free = await freeBytes(opts.modelsDir);
     if (free !== null && ctx.remainingBytes() > free) throw diskFullError(opts.modelsDir, ctx.remainingBytes(), free);
 
     const progress = progressTracker(pending, opts);
     let downloadedBytes = 0;
+    const unverifiedFiles: string[] = [];
     let firstError: unknown;
     const queue = [...toDownload];
     const worker = async () => {
@@ -538,6 +544,7 @@ async function pullFiles(
             progress.update(current.path, received, total, delta),
           );
           downloadedBytes += result.downloadedBytes;
+          if (result.checkedAgainst === "none") unverifiedFiles.push(current.path);
           await writeStamp(dir, current.path, { sha256: result.sha256, checkedAgainst: result.checkedAgainst });
           progress.complete(current.path);
         } catch (err) {
@@ -563,7 +570,7 @@ async function pullFiles(
       { id: manifest.id, repo: manifest.repo, revision: manifest.revision, dtypes, completedAt: new Date().toISOString() },
       manifest,
     );
-    return { dir, downloadedBytes, skippedFiles, ...(warnings.length > 0 ? { warnings } : {}) };
+    return { dir, downloadedBytes, skippedFiles, unverifiedFiles, ...(warnings.length > 0 ? { warnings } : {}) };
   } finally {
     opts.signal?.removeEventListener("abort", onOuterAbort);
   }
@@ -695,7 +702,7 @@ export async function verifyModel(id: string, opts: RegistryOptions): Promise<Ve
     const recorded = file.sha256 === null ? await readStampSha(dir, file.path) : null;
     const expected = file.sha256 ?? recorded;
     if (expected === null) {
-      results.push({ path: file.path, ok: true, reason: "no sha256 known; size only" });
+      results.push({ path: file.path, ok: true, unverified: true, reason: "UNVERIFIED: no sha256 from the manifest or the hub; only its size was checked" });
       continue;
     }
     if (sha256 !== expected) {
@@ -703,9 +710,13 @@ export async function verifyModel(id: string, opts: RegistryOptions): Promise<Ve
       results.push({ path: file.path, ok: false, reason: `sha256 ${sha256} differs from ${source} ${expected}` });
       continue;
     }
-    if (!usesModelDir(modelId, opts)) {
-      await writeStamp(dir, file.path, { sha256, checkedAgainst: file.sha256 !== null ? "manifest" : "hub-etag" });
+    const origin = file.sha256 !== null ? "manifest" : ((await readStampOrigin(dir, file.path)) ?? "hub-etag");
+    if (origin === "none") {
+      // Unchanged since download, but nothing ever vouched for the downloaded bytes.
+      results.push({ path: file.path, ok: true, unverified: true, reason: "UNVERIFIED: unchanged since download, but no sha256 from the manifest or the hub to check it against" });
+      continue;
     }
+    if (!usesModelDir(modelId, opts)) await writeStamp(dir, file.path, { sha256, checkedAgainst: origin });
     results.push({ path: file.path, ok: true });
   }
   const repairCommand =

@@ -75,6 +75,12 @@ export async function readStampSha(modelDir: string, file: string): Promise<stri
   return typeof stamp?.sha256 === "string" ? stamp.sha256 : null;
 }
 
+/** What a file's recorded sha256 was checked against at download ("none": nothing, the file is unverified). */
+export async function readStampOrigin(modelDir: string, file: string): Promise<VerifiedStamp["checkedAgainst"] | null> {
+  const stamp = (await readJson(stampPath(modelDir, file))) as VerifiedStamp | undefined;
+  return stamp?.checkedAgainst ?? null;
+}
+
 export async function writePullRecord(modelDir: string, record: PullRecord, manifest: ModelManifest): Promise<void> {
   await writeJsonAtomic(path.join(modelDir, STATE_DIR, "manifest.json"), manifest);
   await writeJsonAtomic(path.join(modelDir, STATE_DIR, "pull.json"), record);

@@ -3,9 +3,15 @@ import { z } from "zod";
 import type { SavLimits } from "../../config.js";
 import { imageSourceSchema } from "../image-source.js";
 import { countsSchema, labelSchema, taskRefSchema } from "../schemas.js";
+import { TASK_LIMITS } from "../task-rules.js";
 
-/** The most characters of `text` an example or query may carry. */
-export const MAX_TEXT_CHARS = 20_000;
+const LOCATION_DESCRIPTION = 'With folder/manifest input: the image path relative to the folder, or the manifest line ("line 12")';
+
+export const EXAMPLE_SOURCES_DESCRIPTION =
+  'Where each image came from: its real path, its URL without the query string, or "base64 (N bytes)"; remove_examples takes them as `sources`. Absent for examples stored before sources were kept, or imported.';
+
+/** The most characters of `text` an example or query may carry (one definition, in task-rules.ts). */
+export const MAX_TEXT_CHARS = TASK_LIMITS.textChars;
 
 /** Image source schema, listed once per tool (as a definition) though `image` and `images` both use it. */
 export const imageSourceRef = imageSourceSchema.meta({ id: "ImageSource" });

@@ -1,15 +1,14 @@
 /** Inputs and outputs of the task tools (create, list, get, delete); the service's types are inferred from them. */
 import { z } from "zod";
 import type { HeadSelection } from "../../sav/index.js";
-import { headSelectionSchema, labelSchema, processingSchema, taskNameSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
+import { headSelectionSchema, labelSchema, processingSchema, promptSchema, taskNameSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
+import { TASK_LIMITS } from "../task-rules.js";
 import { exampleSourcesSchema } from "./examples.js";
 
 /** A calibrated probability threshold. */
 export const minConfidenceSchema = z.number().min(0, "minConfidence is a probability from 0 to 1.").max(1, "minConfidence is a probability from 0 to 1.");
 
 export const DEFAULT_HEADS = 20;
-export const MAX_PROMPT_CHARS = 4000;
-export const MAX_DESCRIPTION_CHARS = 2000;
 export const DEFAULT_SELECTION: HeadSelection = "in-sample";
 
 /** Most tasks in one list_tasks page (and one page of the sav://tasks resource). */
@@ -19,20 +18,17 @@ export const MAX_EXAMPLES_PER_PAGE = 1000;
 
 export const createTaskInputSchema = z.object({
   name: taskNameSchema.describe("Unique name, e.g. 'kid-safe'."),
-  prompt: z
-    .string()
-    .trim()
-    .min(1, "The prompt cannot be empty: give the question asked with each image.")
-    .max(MAX_PROMPT_CHARS, `The prompt is at most ${MAX_PROMPT_CHARS} characters.`)
+  prompt: promptSchema
+    .meta({ minLength: undefined, maxLength: undefined })
     .describe("Question asked with each image, e.g. 'Is it safe for kids? Answer yes or no.'; {text} takes each example's text."),
-  description: z.string().max(MAX_DESCRIPTION_CHARS).optional().describe("What the task is for."),
+  description: z.string().max(TASK_LIMITS.descriptionChars).optional().describe("What the task is for."),
   labels: z
     .array(labelSchema)
-    .min(2, "A closed label set needs at least two labels; omit `labels` to accept any label.")
-    .max(100)
+    .min(TASK_LIMITS.minLabels, "A closed label set needs at least two labels; omit `labels` to accept any label.")
+    .max(TASK_LIMITS.maxLabels)
     .optional()
     .describe("Closed label set; omit for any label."),
-  heads: z.number().int().min(1).max(4096).optional().describe(`Voting heads (default ${DEFAULT_HEADS}).`),
+  heads: z.number().int().min(1).max(TASK_LIMITS.maxHeads).optional().describe(`Voting heads (default ${DEFAULT_HEADS}).`),
   selection: headSelectionSchema
     .optional()
     .describe("Head scoring (default in-sample)."),

@@ -1,19 +1,20 @@
 /** Input and output of update_task; the service's types are inferred from them. */
 import { z } from "zod";
-import { headSelectionSchema, labelSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
-import { MAX_DESCRIPTION_CHARS, MAX_PROMPT_CHARS, minConfidenceSchema } from "./tasks.js";
+import { headSelectionSchema, labelSchema, promptSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
+import { TASK_LIMITS } from "../task-rules.js";
+import { minConfidenceSchema } from "./tasks.js";
 
 /** Field names say what changes; limits are checked by zod and, for the agent, named in its messages. */
 export const updateTaskInputSchema = z.object({
   task: taskRefSchema,
-  description: z.string().max(MAX_DESCRIPTION_CHARS).meta({ maxLength: undefined }).optional().describe('"" clears it.'),
-  heads: z.number().int().min(1).max(4096).optional().describe("New k."),
+  description: z.string().max(TASK_LIMITS.descriptionChars).meta({ maxLength: undefined }).optional().describe('"" clears it.'),
+  heads: z.number().int().min(1).max(TASK_LIMITS.maxHeads).optional().describe("New k."),
   selection: headSelectionSchema.optional().describe("New head scoring."),
   // 0 rather than null turns abstention off: generic clients cannot send a null they are not told the type of.
   minConfidence: minConfidenceSchema.optional().describe("New abstention threshold; 0: never abstain."),
-  addLabels: z.array(labelSchema).min(1).max(100).meta({ minItems: undefined, maxItems: undefined }).optional().describe("For a closed set."),
+  addLabels: z.array(labelSchema).min(1).max(TASK_LIMITS.maxLabels).meta({ minItems: undefined, maxItems: undefined }).optional().describe("For a closed set."),
   renameLabel: z.object({ from: z.string(), to: labelSchema.meta({ minLength: undefined, maxLength: undefined }) }).optional().describe("Also on examples."),
-  prompt: z.string().trim().min(1).max(MAX_PROMPT_CHARS).meta({ minLength: undefined, maxLength: undefined }).optional().describe("Only while there are no examples."),
+  prompt: promptSchema.meta({ minLength: undefined, maxLength: undefined }).optional().describe("Only while there are no examples."),
 });
 export type UpdateTaskInput = z.infer<typeof updateTaskInputSchema>;
 

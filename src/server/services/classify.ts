@@ -2,7 +2,7 @@
 import { classify as classifyVectors, decide, probabilities, SavError } from "../../sav/index.js";
 import type { CachedClassifier, TaskRecord } from "../../store/index.js";
 import { errorText, ToolError } from "../errors.js";
-import type { ImageSource, LoadedImage } from "../image-source.js";
+import type { ImageSourceInput as ImageSource, LoadedImage } from "../image-source.js";
 import { mapInOrder } from "../pipeline.js";
 import { composePromptText } from "../prompt-text.js";
 import type { ClassifyInput, ClassifyResult } from "../schemas/classify.js";

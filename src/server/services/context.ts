@@ -5,7 +5,8 @@ import { inspectImage } from "../../model/image.js";
 import type { HeadShape, HeadVectorExtractor } from "../../model/types.js";
 import { asTaskStore, ClassifierCache, sameShape, type SavStore, type TaskRecord, type TaskStore } from "../../store/index.js";
 import { quoteList, ToolError } from "../errors.js";
-import { readImageSource, type ImageSource, type ImageSourceContext, type LoadedImage } from "../image-source.js";
+import { readImageSource, type ImageSourceInput as ImageSource, type ImageSourceContext, type LoadedImage } from "../image-source.js";
+import type { writeTaskFile } from "../task-file.js";
 import type { ModelProvider } from "../models.js";
 import { promptUsesText, TEXT_PLACEHOLDER } from "../prompt-text.js";
 import type { TaskView } from "../schemas.js";
@@ -29,6 +30,8 @@ export interface SavServiceDeps {
   imageLoading?: Pick<ImageSourceContext, "fetchImpl" | "lookup">;
   /** Written into exported files, e.g. "sav-mcp 0.1.0". */
   generator?: string;
+  /** Test seam: replaces the write of an exported file's content (e.g. to inject ENOSPC). */
+  writeContent?: Parameters<typeof writeTaskFile>[3]["writeContent"];
   /** Called after a task is created, imported or deleted (the server announces the new resource list). */
   onTasksChanged?: () => void;
 }

@@ -8,6 +8,7 @@ import { describeImageSource, type LoadedImage } from "../image-source.js";
 import { mapInOrder } from "../pipeline.js";
 import { composePromptText } from "../prompt-text.js";
 import type { AddExamplesInput, AddExamplesResult, ExampleInput, RemoveExamplesInput, RemoveExamplesResult } from "../schemas/examples.js";
+import { checkLabel } from "../task-rules.js";
 import { imageSourcesOf, PIPELINE_DEPTH, throwIfCancelled, type CallContext, type ServiceContext } from "./context.js";
 
 /** Invalid examples listed one per line in an error; the rest are counted. */
@@ -85,8 +86,7 @@ async function validateExample(
   allowedDirs: string[],
   signal?: AbortSignal,
 ): Promise<ValidExample> {
-  const label = example.label.trim();
-  if (label === "") throw new ToolError("The label is empty.");
+  const label = checkLabel(example.label);
   if (task.labels && !task.labels.includes(label)) {
     throw new ToolError(`Label '${label}' is not one of the labels of task '${task.name}': ${quoteList(task.labels)}. Use one of those (labels are case-sensitive).`);
   }

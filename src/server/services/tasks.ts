@@ -18,6 +18,7 @@ import {
   type TaskDetail,
 } from "../schemas/tasks.js";
 import { cutText, DETAIL_TEXT_CHARS, LISTING_TEXT_CHARS, round } from "../wording.js";
+import { checkLabelSet } from "../task-rules.js";
 import type { CallContext, ServiceContext } from "./context.js";
 
 /** Examples listed by get_task with includeExamples when no exampleLimit is given. */
@@ -39,16 +40,6 @@ function decodeCursor<T extends "string" | "number">(cursor: string, kind: T, fi
     // Reported below.
   }
   throw new ToolError(`\`${field}\` is not a cursor this server gave out. Omit it to start from the first page, or pass the last answer's next cursor unchanged.`);
-}
-
-function checkLabelSet(labels: string[]): string[] {
-  const trimmed = labels.map((l) => l.trim());
-  const duplicates = trimmed.filter((l, i) => trimmed.indexOf(l) !== i);
-  if (duplicates.length > 0) throw new ToolError(`The labels list repeats ${quoteList([...new Set(duplicates)])}. Give each label once.`);
-  if (trimmed.length < 2) {
-    throw new ToolError("A closed label set needs at least two labels (e.g. [\"safe\", \"unsafe\"]); omit `labels` to accept any label.");
-  }
-  return trimmed;
 }
 
 export async function createTask(service: ServiceContext, input: CreateTaskInput, ctx: CallContext = {}): Promise<CreatedTask> {

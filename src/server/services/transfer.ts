@@ -1,23 +1,20 @@
 /** export_task and import_task: a task and its head vectors as a portable file. */
-import fs from "node:fs/promises";
 import { sameShape, StoreError, type TaskRecord } from "../../store/index.js";
 import { ToolError } from "../errors.js";
-import { resolveReadablePath, resolveWritablePath, writeFileAtomically } from "../file-access.js";
-import { taskNameSchema } from "../schemas.js";
 import { pickFields } from "../schemas/tasks.js";
 import { importTaskOutputSchema, type ExportResult, type ExportTaskInput, type ImportResult, type ImportTaskInput } from "../schemas/transfer.js";
-import { decodeTaskFile, encodeTaskFile, MAX_TASK_FILE_BYTES } from "../task-file.js";
+import { decodeTaskFile, encodeTaskFile, readTaskFile, writeTaskFile } from "../task-file.js";
+import { checkTaskName } from "../task-rules.js";
 import type { CallContext, ServiceContext } from "./context.js";
 
 export async function exportTask(service: ServiceContext, input: ExportTaskInput): Promise<ExportResult> {
   const task = await service.requireTask(input.task);
-  const { file, exists } = await resolveWritablePath(input.path, await service.allowedDirs());
-  if (exists && !input.overwrite) {
-    throw new ToolError(`'${input.path}' already exists. Choose another path, or pass overwrite: true to replace it.`);
-  }
   const { examples } = await service.store.loadTrainingSet(task.id);
   const content = JSON.stringify(encodeTaskFile(task, examples, service.deps.generator ?? "sav-mcp"));
-  await writeFileAtomically(file, content);
+  const { path: file } = await writeTaskFile(input.path, await service.allowedDirs(), content, {
+    overwrite: input.overwrite ?? false,
+    writeContent: service.deps.writeContent,
+  });
   return {
     task: task.name,
     path: file,
@@ -28,16 +25,10 @@ export async function exportTask(service: ServiceContext, input: ExportTaskInput
 }
 
 export async function importTask(service: ServiceContext, input: ImportTaskInput, ctx: CallContext = {}): Promise<ImportResult> {
-  const file = await resolveReadablePath(input.path, await service.allowedDirs());
-  const size = (await fs.stat(file)).size;
-  if (size > MAX_TASK_FILE_BYTES) {
-    throw new ToolError(`'${input.path}' is ${size} bytes, over the ${MAX_TASK_FILE_BYTES}-byte limit for task files.`);
-  }
-  const { file: parsed, examples } = decodeTaskFile(await fs.readFile(file, "utf8"), input.path);
-  const name = input.name ?? parsed.task.name;
-  if (!taskNameSchema.safeParse(name).success) {
-    throw new ToolError(`The task name '${name}' in the file is not valid here. Pass \`name\` (letters, digits, '.', '_', '-') to import it under another name.`);
-  }
+  const { text, path: file } = await readTaskFile(input.path, await service.allowedDirs());
+  // The rules of create_sav_task and add_examples are applied by decodeTaskFile (task-rules.ts).
+  const { file: parsed, definition, examples } = decodeTaskFile(text, input.path);
+  const name = checkTaskName(input.name ?? parsed.task.name, `'${input.path}'`);
   if (await service.store.getTask(name)) {
     throw new ToolError(`A task named '${name}' already exists. Pass \`name\` to import under another name, or delete the existing task first with delete_task.`);
   }
@@ -53,14 +44,14 @@ export async function importTask(service: ServiceContext, input: ImportTaskInput
   if (!sameShape(info.shape, parsed.model.shape)) {
     throw new ToolError(`Import refused: the file's head shape does not match model '${info.id}'. The file is inconsistent; export it again.`);
   }
-  const labels = parsed.task.labels ?? null;
+  const labels = definition.labels;
   let task: TaskRecord;
   try {
     task = await service.store.createTaskWithExamples(
       {
         name,
-        description: parsed.task.description ?? null,
-        prompt: parsed.task.prompt,
+        description: definition.description,
+        prompt: definition.prompt,
         labels: labels && labels.length > 0 ? labels : null,
         k: parsed.task.heads,
         selection: parsed.task.selection,
