@@ -142,6 +142,6 @@ describe("datasets in one call, example sources and multi-image queries (tiny mo
     const output = skipping.structuredContent as unknown as AddOutput;
     expect(output.added.map((a) => a.location)).toEqual(["line 1"]);
     expect(output.skipped.map((s) => s.location).sort()).toEqual(["line 2", "line 3", "line 4"]);
-    expect(output.skipped.find((s) => s.location === "line 4")!.reason).toContain("outside the allowed image directories");
+    expect(output.skipped.find((s) => s.location === "line 4")!.reason).toContain("outside the allowed directories");
   });
 });

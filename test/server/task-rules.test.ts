@@ -130,7 +130,8 @@ describe("the same rules at create_sav_task, add_examples and import_task", () =
     const file = structuredClone(exported);
     file.examples[0].label = " __proto__ ";
     fs.writeFileSync(path.join(dir, "ok.json"), JSON.stringify(file));
-    const imported = await callOk<{ examplesPerLabel: Record<string, number> }>(harness.client, "import_task", { path: "ok.json", name: "copy" });
+    await callOk(harness.client, "import_task", { path: "ok.json", name: "copy" });
+    const imported = await callOk<{ examplesPerLabel: Record<string, number> }>(harness.client, "get_task", { task: "copy" });
     expect(imported.examplesPerLabel).toEqual(Object.fromEntries([["__proto__", 2], ["constructor", 2]]));
     await callOk(harness.client, "delete_task", { task: "copy" });
   });
