@@ -9,9 +9,13 @@ import type { ClassifyInput, ClassifyResult } from "../schemas/classify.js";
 import { describeCounts, RANDOM_WEIGHTS_NOTE, round, withoutFinalPeriod } from "../wording.js";
 import { imageSourcesOf, PIPELINE_DEPTH, throwIfCancelled, type CallContext, type ServiceContext } from "./context.js";
 
-async function classifierFor(service: ServiceContext, task: TaskRecord): Promise<CachedClassifier> {
+async function classifierFor(service: ServiceContext, task: TaskRecord, ctx: CallContext): Promise<CachedClassifier> {
   try {
-    return await service.classifiers.get(task);
+    const cached = await service.classifiers.get(task);
+    if (cached.origin === "built") {
+      ctx.log?.("info", `Built the classifier of task '${task.name}' from its examples (example version ${cached.exampleVersion}).`);
+    }
+    return cached;
   } catch (error) {
     if (error instanceof SavError && (error.code === "too-few-classes" || error.code === "too-few-examples")) {
       const counts = await service.store.labelCounts(task.id);
@@ -32,7 +36,7 @@ export async function classify(service: ServiceContext, input: ClassifyInput, ct
     throw new ToolError(`${sources.length} images in one classify_image call; the limit is ${max}. Split the batch into calls of at most ${max}.`);
   }
   service.checkText(task, input.text, "this query");
-  const { classifier, exampleVersion } = await classifierFor(service, task);
+  const { classifier, exampleVersion } = await classifierFor(service, task, ctx);
 
   const allowedDirs = await service.allowedDirs();
   const images: LoadedImage[] = [];
