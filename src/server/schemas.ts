@@ -38,6 +38,9 @@ export const shapeOutputSchema = z.object({ layers: z.number().int(), heads: z.n
 
 export const modelRefOutputSchema = z.object({ id: z.string(), fingerprint: z.string(), randomWeights: z.boolean() });
 
+/** A model family's processing options: names and scalar values (the family validates them). */
+export const processingSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
+
 export const taskOutputSchema = z.object({
   name: z.string(),
   description: z.string().nullable(),
@@ -48,6 +51,7 @@ export const taskOutputSchema = z.object({
   selection: headSelectionSchema,
   model: modelRefOutputSchema,
   shape: shapeOutputSchema,
+  processing: processingSchema,
   exampleCount: z.number().int(),
   examplesPerLabel: countsSchema,
   exampleVersion: z.number().int(),

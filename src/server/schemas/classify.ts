@@ -4,8 +4,8 @@ import type { SavLimits } from "../../config.js";
 import { taskRefSchema, votesSchema } from "../schemas.js";
 import { imageSourceRef, MAX_TEXT_CHARS } from "./examples.js";
 
-export function classifyInputSchema(limits: Pick<SavLimits, "maxBatchImages">) {
-  const { maxBatchImages } = limits;
+export function classifyInputSchema(limits: Pick<SavLimits, "maxBatchImages" | "maxImagesPerPrompt">) {
+  const { maxBatchImages, maxImagesPerPrompt } = limits;
   return z.object({
     task: taskRefSchema,
     image: imageSourceRef.optional().describe("The image; or give `images`."),
@@ -15,6 +15,21 @@ export function classifyInputSchema(limits: Pick<SavLimits, "maxBatchImages">) {
       .max(maxBatchImages, `At most ${maxBatchImages} images per classify_image call; split the batch into several calls.`)
       .optional()
       .describe("A batch, each classified alone."),
+    queries: z
+      .array(
+        z.object({
+          images: z
+            .array(imageSourceRef)
+            .min(1)
+            .max(maxImagesPerPrompt, `At most ${maxImagesPerPrompt} images per query.`)
+            .describe("Read together, as many as each example has."),
+          text: z.string().max(MAX_TEXT_CHARS).optional().describe("Its {text} (default: `text`)."),
+        }),
+      )
+      .min(1)
+      .max(maxBatchImages, `At most ${maxBatchImages} queries per classify_image call.`)
+      .optional()
+      .describe("Multi-image queries, one result each."),
     text: z.string().max(MAX_TEXT_CHARS).optional().describe("Fills the prompt's {text}."),
     detail: z.boolean().optional().describe("Add per-head votes."),
   });
@@ -34,6 +49,7 @@ export const classifyOutputSchema = z.object({
       z.object({
         index: z.number().int(),
         image: z.string(),
+        images: z.array(z.string()).optional(),
         label: z.string(),
         share: z.number(),
         votes: votesSchema,

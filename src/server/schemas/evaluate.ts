@@ -32,7 +32,9 @@ export const evaluateOutputSchema = z.object({
   ),
   confusion: z.array(z.array(z.number().int())),
   accuracyByHeadCount: z.array(z.object({ heads: z.number().int(), accuracy: z.number() })),
-  misclassified: z.array(z.object({ exampleId: z.number().int(), label: z.string(), predicted: z.string(), share: z.number() })),
+  misclassified: z.array(
+    z.object({ exampleId: z.number().int(), label: z.string(), predicted: z.string(), share: z.number(), sources: z.array(z.string()).optional() }),
+  ),
   recommendations: z.array(z.string()),
   note: z.string().optional(),
 });

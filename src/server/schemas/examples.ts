@@ -34,7 +34,17 @@ export function addExamplesInputSchema(limits: Pick<SavLimits, "maxImagesPerProm
       .array(exampleInputSchema(limits))
       .min(1, 'Give at least one example, e.g. [{"image": {"path": "cat.jpg"}, "label": "cat"}].')
       .max(maxExamplesPerCall, `At most ${maxExamplesPerCall} examples per call; send the rest in further calls.`)
-      .describe("Labelled examples."),
+      .optional()
+      .describe("Labelled examples; or `folder` or `manifest`."),
+    folder: z.string().min(1).optional().describe("ImageFolder layout: <folder>/<label>/<image>."),
+    manifest: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('.csv (path,label[,text]; "a.jpg|b.jpg" for several) or .jsonl ({path, label, text}); paths relative to it.'),
+    include: z.string().min(1).max(500).optional().describe('Glob over folder/manifest paths, e.g. "*.png".'),
+    limit: z.number().int().min(1).optional().describe(`Most examples from folder/manifest (${maxExamplesPerCall} per call).`),
+    offset: z.number().int().min(0).optional().describe("Skip this many (the last nextOffset)."),
     skipInvalid: z.boolean().optional().describe("Store the valid examples, skip the rest."),
   });
 }
@@ -50,9 +60,10 @@ const afterChange = {
 
 export const addExamplesOutputSchema = z.object({
   task: z.string(),
-  added: z.array(z.object({ id: z.number().int(), index: z.number().int(), label: z.string() })),
-  skipped: z.array(z.object({ index: z.number().int(), label: z.string(), reason: z.string() })),
+  added: z.array(z.object({ id: z.number().int(), index: z.number().int(), label: z.string(), location: z.string().optional() })),
+  skipped: z.array(z.object({ index: z.number().int(), label: z.string(), reason: z.string(), location: z.string().optional() })),
   ...afterChange,
+  dataset: z.object({ available: z.number().int(), offset: z.number().int(), nextOffset: z.number().int().optional() }).optional(),
   note: z.string().optional(),
 });
 export type AddExamplesResult = z.infer<typeof addExamplesOutputSchema>;
@@ -61,6 +72,12 @@ export const removeExamplesInputSchema = z.object({
   task: taskRefSchema,
   ids: z.array(z.number().int().positive()).min(1).max(10_000).optional().describe("Example ids to remove."),
   label: labelSchema.optional().describe("Remove every example with this label."),
+  sources: z
+    .array(z.string().min(1))
+    .min(1)
+    .max(10_000)
+    .optional()
+    .describe("Remove every example one of whose images came from one of these paths or URLs (as get_task's `sources` shows them)."),
 });
 export type RemoveExamplesInput = z.infer<typeof removeExamplesInputSchema>;
 

@@ -1,7 +1,7 @@
 /** Inputs and outputs of the task tools (create, list, get, delete); the service's types are inferred from them. */
 import { z } from "zod";
 import type { HeadSelection } from "../../sav/index.js";
-import { headSelectionSchema, labelSchema, taskNameSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
+import { headSelectionSchema, labelSchema, processingSchema, taskNameSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
 
 export const DEFAULT_HEADS = 20;
 export const DEFAULT_SELECTION: HeadSelection = "in-sample";
@@ -31,6 +31,9 @@ export const createTaskInputSchema = z.object({
     .optional()
     .describe("Head scoring (default in-sample)."),
   model: z.string().optional().describe("Model id (list_models)."),
+  processing: processingSchema
+    .optional()
+    .describe("Family image options, e.g. SmolVLM {imageSplitting: true}, Qwen2-VL {maxPixels: N}."),
 });
 export type CreateTaskInput = z.infer<typeof createTaskInputSchema>;
 
@@ -42,6 +45,7 @@ export const createdTaskSchema = taskOutputSchema.pick({
   heads: true,
   model: true,
   shape: true,
+  processing: true,
   exampleCount: true,
   ready: true,
   nextStep: true,
@@ -101,6 +105,7 @@ export const taskDetailSchema = taskOutputSchema.extend({
         label: z.string(),
         text: z.string().nullable(),
         imageSha256: z.array(z.string()),
+        sources: z.array(z.string()).optional(),
         createdAt: z.string(),
       }),
     )

@@ -25,6 +25,6 @@ export const importTaskInputSchema = z.object({
 export type ImportTaskInput = z.infer<typeof importTaskInputSchema>;
 
 export const importTaskOutputSchema = taskOutputSchema
-  .pick({ name: true, heads: true, exampleCount: true, ready: true, nextStep: true, note: true })
+  .pick({ name: true, heads: true, processing: true, exampleCount: true, ready: true, nextStep: true, note: true })
   .extend({ importedFrom: z.string() });
 export type ImportResult = z.infer<typeof importTaskOutputSchema>;

@@ -12,7 +12,8 @@ export function registerAddExamples({ server, service, config, logs }: ToolDeps)
     {
       title: "Add labelled examples",
       description:
-        "Teach a task with labelled images (2+ labels, 5-20 each) before classify_image; a repeat adds them again.",
+        "Teach a task with labelled images (2+ labels, 5-20 each) before classify_image; `folder` or `manifest` adds a dataset. " +
+        "A repeat adds them again.",
       inputSchema,
       outputSchema: addExamplesOutputSchema,
       annotations: {

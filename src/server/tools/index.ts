@@ -11,6 +11,7 @@ import { registerListTasks } from "./list-tasks.js";
 import { registerRemoveExamples } from "./remove-examples.js";
 import type { ToolDeps } from "./shared.js";
 import { useLeanToolList } from "./lean-tool-list.js";
+import { registerUpdateTask } from "./update-task.js";
 
 /** Every tool, in the order a client lists them (workflow order). */
 export function registerTools(deps: ToolDeps): void {
@@ -20,6 +21,7 @@ export function registerTools(deps: ToolDeps): void {
   registerEvaluateTask(deps);
   registerListTasks(deps);
   registerGetTask(deps);
+  registerUpdateTask(deps);
   registerRemoveExamples(deps);
   registerDeleteTask(deps);
   registerExportTask(deps);
@@ -35,6 +37,7 @@ export const TOOL_NAMES = [
   "evaluate_task",
   "list_tasks",
   "get_task",
+  "update_task",
   "remove_examples",
   "delete_task",
   "export_task",
