@@ -6,6 +6,7 @@ import { generatedModels } from "./generated-models.js";
 import { DEFAULT_LIMITS, loadConfig, TINY_MODEL_ID, type SavConfig } from "./config.js";
 import { listModels } from "./model/registry/index.js";
 import { registerModelsCommand } from "./model/registry/cli.js";
+import { registerEvalCommand, registerModelsCheckCommand } from "./eval/cli.js";
 import { createSavServer } from "./server/create-server.js";
 import { runDemo } from "./server/demo.js";
 import { createModelProvider } from "./server/model-provider.js";
@@ -155,6 +156,8 @@ export function buildProgram(): Command {
     });
 
   registerModelsCommand(program, generatedModels());
+  registerModelsCheckCommand(program, generatedModels());
+  registerEvalCommand(program);
   // The top-level help names every subcommand's own options as well (each one's --help explains them).
   program.addHelpText("after", () => {
     const lines = program.commands

@@ -9,6 +9,7 @@ type Section = () => Promise<string>;
 
 const sections: Record<string, () => Promise<Section>> = {
   sav: async () => (await import("./bench/sav.js")).runSavBenchmark,
+  cv: async () => (await import("./bench/cross-validation.js")).runCrossValidationBenchmark,
   runner: async () => (await import("./bench/runner.js")).runRunnerBenchmark,
   peer: async () => (await import("./bench/peer.js")).runPeerBenchmark,
   e2e: async () => (await import("./bench/e2e.js")).runEndToEndBenchmark,

@@ -15,9 +15,10 @@ import { SavStore } from "../src/store/index.js";
 export const TOOL_LIST_TARGET_BYTES = 13 * 1024;
 /**
  * What the list may not grow past (without the image-source definitions, which image-source.ts owns):
- * the size reached after update_task and dataset input were added, plus a little room.
+ * the size reached once update_task, dataset input and calibrated confidence were added (19.3 KB), plus
+ * a little room. New inputs and outputs must pay for themselves below this.
  */
-export const TOOL_LIST_CEILING_BYTES = 17_500;
+export const TOOL_LIST_CEILING_BYTES = 20_000;
 
 /** The image-source definition belongs to src/server/image-source.ts and is shortened there. */
 export const IMAGE_SOURCE_DEFINITION = "ImageSource";

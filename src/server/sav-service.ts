@@ -13,6 +13,7 @@ import type { ExportResult, ExportTaskInput, ImportResult, ImportTaskInput } fro
 import { classify } from "./services/classify.js";
 import { ServiceContext, type CallContext, type SavServiceDeps } from "./services/context.js";
 import { evaluate } from "./services/evaluate.js";
+import { headMapPicture } from "./services/confidence.js";
 import { addExamples, removeExamples } from "./services/examples.js";
 import { createTask, deleteTask, getTask, listTasks } from "./services/tasks.js";
 import { exportTask, importTask } from "./services/transfer.js";
@@ -72,6 +73,11 @@ export class SavService {
 
   evaluate(input: EvaluateInput): Promise<EvaluateResult> {
     return evaluate(this.context, input);
+  }
+
+  /** The task's head map as PNG (optionally with an accuracy-vs-head-count curve). */
+  headMap(task: string, curve?: { heads: number; accuracy: number }[]): Promise<Buffer> {
+    return headMapPicture(this.context, task, curve);
   }
 
   exportTask(input: ExportTaskInput): Promise<ExportResult> {

@@ -32,6 +32,8 @@ export function classifyInputSchema(limits: Pick<SavLimits, "maxBatchImages" | "
       .describe("Multi-image queries, one result each."),
     text: z.string().max(MAX_TEXT_CHARS).optional().describe("Fills the prompt's {text}."),
     detail: z.boolean().optional().describe("Add per-head votes."),
+    minConfidence: z.number().min(0).max(1).optional().describe("Abstain below this probability (label null)."),
+    explain: z.boolean().optional().describe("Add the nearest stored examples."),
   });
 }
 export type ClassifyInput = z.infer<ReturnType<typeof classifyInputSchema>>;
@@ -50,9 +52,15 @@ export const classifyOutputSchema = z.object({
         index: z.number().int(),
         image: z.string(),
         images: z.array(z.string()).optional(),
-        label: z.string(),
+        label: z.string().nullable(),
+        uncertain: z.boolean().optional(),
+        bestGuess: z.string().optional(),
         share: z.number(),
+        probability: z.number().nullable(),
         votes: votesSchema,
+        nearest: z
+          .array(z.object({ exampleId: z.number().int(), label: z.string(), similarity: z.number(), sources: z.array(z.string()).optional() }))
+          .optional(),
         heads: z.array(headVoteSchema).optional(),
       }),
     ),

@@ -12,8 +12,22 @@ export const evaluateInputSchema = z.object({
     .describe("Stratified folds (2+); omit for leave-one-out."),
   seed: z.number().int().optional().describe("Fold assignment seed (default 0)."),
   heads: z.number().int().min(1).max(4096).optional().describe("Try this k instead of the task's."),
+  minConfidence: z.number().min(0).max(1).optional().describe("Also report coverage at this abstention threshold."),
+  picture: z.boolean().optional().describe("Add the head map (PNG)."),
 });
 export type EvaluateInput = z.infer<typeof evaluateInputSchema>;
+
+const binSchema = z.object({ lower: z.number(), upper: z.number(), count: z.number().int(), confidence: z.number(), accuracy: z.number() });
+const reliabilitySchema = z.object({ ece: z.number(), bins: z.array(binSchema) });
+const selectiveSchema = z.object({ threshold: z.number(), coverage: z.number(), selectiveAccuracy: z.number().nullable() });
+const calibrationSchema = z.object({
+  method: z.string(),
+  temperature: z.number(),
+  share: reliabilitySchema,
+  probability: reliabilitySchema,
+  atMinConfidence: selectiveSchema.optional(),
+  suggestedMinConfidence: selectiveSchema.extend({ targetAccuracy: z.number() }).nullable(),
+});
 
 export const evaluateOutputSchema = z.object({
   task: z.string(),
@@ -36,6 +50,7 @@ export const evaluateOutputSchema = z.object({
     z.object({ exampleId: z.number().int(), label: z.string(), predicted: z.string(), share: z.number(), sources: z.array(z.string()).optional() }),
   ),
   recommendations: z.array(z.string()),
+  calibration: calibrationSchema.nullable(),
   note: z.string().optional(),
 });
 export type EvaluateResult = z.infer<typeof evaluateOutputSchema>;

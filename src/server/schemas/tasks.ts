@@ -33,7 +33,7 @@ export const createTaskInputSchema = z.object({
   model: z.string().optional().describe("Model id (list_models)."),
   processing: processingSchema
     .optional()
-    .describe("Family image options, e.g. SmolVLM {imageSplitting: true}, Qwen2-VL {maxPixels: N}."),
+    .describe("Family image options, e.g. SmolVLM {imageSplitting}, Qwen2-VL {maxPixels}, LLaVA-OneVision {imagePath, promptStyle}."),
 });
 export type CreateTaskInput = z.infer<typeof createTaskInputSchema>;
 
@@ -89,6 +89,7 @@ export const getTaskInputSchema = z.object({
   includeExamples: z.boolean().optional().describe("List examples too."),
   exampleLimit: z.number().int().min(1).max(MAX_EXAMPLES_PER_PAGE).optional().describe("Examples per page (default 200)."),
   exampleCursor: z.string().optional().describe("Its nextExampleCursor."),
+  picture: z.boolean().optional().describe("Add the head map (PNG)."),
 });
 export type GetTaskInput = z.infer<typeof getTaskInputSchema>;
 

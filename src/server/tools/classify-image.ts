@@ -13,7 +13,8 @@ export function registerClassifyImage({ server, service, config, logs }: ToolDep
     {
       title: "Classify images",
       description:
-        "Label new images with a trained task: label, share of voting heads, votes per label. Stores nothing.",
+        "Label new images with a trained task: label, vote share, calibrated probability, votes per label. " +
+        "minConfidence abstains, explain adds nearest examples. Stores nothing.",
       inputSchema,
       outputSchema: classifyOutputSchema,
       annotations: {

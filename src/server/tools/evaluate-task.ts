@@ -1,5 +1,5 @@
 import { evaluateInputSchema, evaluateOutputSchema } from "../schemas/evaluate.js";
-import { runTool, type ToolDeps } from "./shared.js";
+import { runTool, withPicture, type ToolDeps } from "./shared.js";
 
 export const EVALUATE_TASK = "evaluate_task";
 
@@ -10,7 +10,7 @@ export function registerEvaluateTask({ server, service }: ToolDeps): void {
     {
       title: "Evaluate a task",
       description:
-        "Cross-validate a task on its examples before trusting it: accuracy, confusion, misclassified ids, advice.",
+        "Cross-validate a task on its examples before trusting it: accuracy, confusion, misclassified ids, calibration, advice.",
       inputSchema: evaluateInputSchema,
       outputSchema: evaluateOutputSchema,
       annotations: {
@@ -21,6 +21,11 @@ export function registerEvaluateTask({ server, service }: ToolDeps): void {
         openWorldHint: false,
       },
     },
-    async (args) => runTool(() => service.evaluate(args)),
+    async (args) => {
+      const result = await runTool(() => service.evaluate(args));
+      if (!args.picture) return result;
+      const curve = (result.structuredContent as { accuracyByHeadCount?: { heads: number; accuracy: number }[] } | undefined)?.accuracyByHeadCount;
+      return withPicture(result, () => service.headMap(args.task, curve));
+    },
   );
 }

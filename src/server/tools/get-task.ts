@@ -1,5 +1,5 @@
 import { getTaskInputSchema, taskDetailSchema } from "../schemas/tasks.js";
-import { runTool, type ToolDeps } from "./shared.js";
+import { runTool, withPicture, type ToolDeps } from "./shared.js";
 
 export const GET_TASK = "get_task";
 
@@ -11,11 +11,14 @@ export function registerGetTask({ server, service }: ToolDeps): void {
     {
       title: "Show a task",
       description:
-        "Show one task in full with its voting heads; includeExamples lists example ids for remove_examples.",
+        "Show one task in full with its voting heads; includeExamples lists example ids for remove_examples, picture adds the head map.",
       inputSchema: getTaskInputSchema,
       outputSchema: taskDetailSchema,
       annotations: { title: "Show a task", readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async (args) => runTool(() => service.getTask(args.task, args)),
+    async (args) => {
+      const result = await runTool(() => service.getTask(args.task, args));
+      return args.picture ? withPicture(result, () => service.headMap(args.task)) : result;
+    },
   );
 }

@@ -67,3 +67,17 @@ export function callContext(extra: ToolExtra, logs?: SessionLogLevels): CallCont
     },
   };
 }
+
+/**
+ * Adds a picture (PNG) to a successful result as MCP image content. A picture that cannot be drawn becomes a
+ * text line, so the result itself still arrives.
+ */
+export async function withPicture(result: CallToolResult, draw: () => Promise<Buffer>): Promise<CallToolResult> {
+  if (result.isError) return result;
+  try {
+    const png = await draw();
+    return { ...result, content: [...result.content, { type: "image", data: png.toString("base64"), mimeType: "image/png" }] };
+  } catch (error) {
+    return { ...result, content: [...result.content, { type: "text", text: `The head map could not be drawn: ${errorText(error)}` }] };
+  }
+}
