@@ -51,7 +51,8 @@ export const evalReportSchema = z.object({
   accuracyByHeadCount: z.array(z.object({ heads: z.number().int(), accuracy: z.number() })),
   selectedHeads: z.array(z.object({ layer: z.number().int(), head: z.number().int(), score: z.number(), margin: z.number() })),
   calibration: z.object({
-    temperature: z.number(),
+    /** Null when a label had one training example (then `probability` repeats the share). */
+    temperature: z.number().nullable(),
     share: z.object({ ece: z.number(), bins: z.array(binSchema) }),
     probability: z.object({ ece: z.number(), bins: z.array(binSchema) }),
     atThreshold: selectiveSchema.nullable(),
@@ -106,7 +107,7 @@ export function reportMarkdown(report: EvalReport): string {
   lines.push(
     "",
     `Calibration (test set): ECE of the vote share ${c.share.ece.toFixed(3)}, of the calibrated probability ` +
-      `${c.probability.ece.toFixed(3)} (temperature ${c.temperature.toPrecision(3)}).`,
+      `${c.probability.ece.toFixed(3)} (temperature ${c.temperature === null ? "not fitted" : c.temperature.toPrecision(3)}).`,
   );
   if (c.atThreshold) {
     lines.push(

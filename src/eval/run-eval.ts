@@ -145,7 +145,9 @@ export async function runEval(input: EvalInput): Promise<EvalReport> {
   const k = Math.min(input.heads ?? 20, shape.layers * shape.heads);
   const full = buildClassifier(examples, shape, { k: shape.layers * shape.heads, selection });
   const classifier = truncateClassifier(full, k);
-  const calibration = fitCalibration(classifier, examples);
+  // Leave-one-out calibration needs two training examples per label; with fewer, the share stands in.
+  const calibration = Object.values(classifier.examplesPerLabel).every((n) => n >= 2) ? fitCalibration(classifier, examples) : null;
+  if (!calibration) notes.push("a label has a single training example, so no calibrated probability: the calibration figures use the vote share");
   const buildMs = performance.now() - t;
 
   const labels = classifier.labels;
@@ -171,7 +173,8 @@ export async function runEval(input: EvalInput): Promise<EvalReport> {
     const actual = labels.indexOf(example.item.label);
     if (actual >= 0) confusion[actual]![labels.indexOf(answer.label)]!++;
     shares.push({ confidence: answer.share, correct: isCorrect });
-    probs.push({ confidence: probabilities(classifier, calibration, example.vectors!)[answer.label]!, correct: isCorrect });
+    const probability = calibration ? probabilities(classifier, calibration, example.vectors!)[answer.label]! : answer.share;
+    probs.push({ confidence: probability, correct: isCorrect });
     prefixes.forEach((prefix, i) => {
       if (classify(prefix, example.vectors!).label === example.item.label) correctAt[i]!++;
     });
@@ -259,7 +262,7 @@ export async function runEval(input: EvalInput): Promise<EvalReport> {
     accuracyByHeadCount: counts.map((heads, i) => ({ heads, accuracy: correctAt[i]! / testable.length })),
     selectedHeads: classifier.heads.map((h) => ({ layer: h.layer, head: h.head, score: h.score, margin: h.margin })),
     calibration: {
-      temperature: calibration.temperature,
+      temperature: calibration?.temperature ?? null,
       share: calibrationMetrics(shares),
       probability: calibrationMetrics(probs),
       atThreshold: input.minConfidence === undefined ? null : selectiveAccuracy(probs, input.minConfidence),

@@ -55,6 +55,7 @@ export const taskOutputSchema = z.object({
   exampleCount: z.number().int(),
   examplesPerLabel: countsSchema,
   exampleVersion: z.number().int(),
+  minConfidence: z.number().nullable(),
   ready: z.boolean(),
   createdAt: z.string(),
   updatedAt: z.string(),

@@ -126,6 +126,13 @@ describe("sav-mcp eval", () => {
     expect(report.timings.zeroShotMs).toBeGreaterThan(0);
   });
 
+  it("runs with one training example per label, without a calibrated probability, and says so", async () => {
+    const report = await evalCommand({ ...flagsBase, train: path.join(dir, "folder"), perLabel: 1 }, globals(), io([]));
+    expect(report.dataset.trainCount).toBeLessThanOrEqual(2);
+    expect(report.calibration.temperature).toBeNull();
+    expect(report.notes.join(" ")).toMatch(/single training example/);
+  });
+
   it("refuses a seeded split that leaves a label nothing to test", async () => {
     await expect(
       evalCommand({ ...flagsBase, train: path.join(dir, "folder"), perLabel: 5 }, globals(), io([])),

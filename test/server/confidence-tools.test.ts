@@ -71,6 +71,33 @@ describe("calibrated confidence through the tools (tiny model)", () => {
     expect(probabilities[probabilities.length - 1]!).toBeGreaterThan(probabilities[0]!);
     expect(gated.results.some((r) => r.uncertain)).toBe(true);
     expect(gated.results.some((r) => !r.uncertain)).toBe(true);
+
+    // The same threshold as the task's own minConfidence (update_task), used when a call names none.
+    const updated = await callOk<{ minConfidence: number | null; changed: string[]; classifierRebuilt: boolean }>(harness.client, "update_task", {
+      task: "arbitrary",
+      minConfidence: threshold,
+    });
+    expect(updated.minConfidence).toBe(threshold);
+    expect(updated.classifierRebuilt).toBe(false);
+    const byTask = await callOk<{ results: Result[] }>(harness.client, "classify_image", { task: "arbitrary", images: all() });
+    expect(byTask.results.map((r) => r.label)).toEqual(gated.results.map((r) => r.label));
+    const overridden = await callOk<{ results: Result[] }>(harness.client, "classify_image", { task: "arbitrary", images: all(), minConfidence: 0 });
+    expect(overridden.results.map((r) => r.label)).toEqual(plain.results.map((r) => r.label));
+    await callOk(harness.client, "update_task", { task: "arbitrary", minConfidence: null });
+    expect((await callOk<{ minConfidence: number | null }>(harness.client, "get_task", { task: "arbitrary" })).minConfidence).toBeNull();
+  });
+
+  it("create_sav_task records minConfidence and refuses one outside 0..1", async () => {
+    const created = await callOk<{ minConfidence: number | null }>(harness.client, "create_sav_task", {
+      name: "careful",
+      prompt: "Which shape is this?",
+      model: TINY_MODEL_ID,
+      minConfidence: 0.8,
+    });
+    expect(created.minConfidence).toBe(0.8);
+    const bad = await call(harness.client, "create_sav_task", { name: "reckless", prompt: "Which shape?", model: TINY_MODEL_ID, minConfidence: 2 });
+    expect(bad.isError).toBe(true);
+    expect(JSON.stringify(bad.content)).toMatch(/probability from 0 to 1/);
   });
 
   it("explain: true returns the nearest stored examples with their sources, most similar first", async () => {

@@ -32,7 +32,7 @@ export function classifyInputSchema(limits: Pick<SavLimits, "maxBatchImages" | "
       .describe("Multi-image queries, one result each."),
     text: z.string().max(MAX_TEXT_CHARS).optional().describe("Fills the prompt's {text}."),
     detail: z.boolean().optional().describe("Add per-head votes."),
-    minConfidence: z.number().min(0).max(1).optional().describe("Abstain below this probability (label null)."),
+    minConfidence: z.number().min(0).max(1).optional().describe("Abstain below this probability (default: the task's)."),
     explain: z.boolean().optional().describe("Add the nearest stored examples."),
   });
 }

@@ -3,6 +3,9 @@ import { z } from "zod";
 import type { HeadSelection } from "../../sav/index.js";
 import { headSelectionSchema, labelSchema, processingSchema, taskNameSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
 
+/** A calibrated probability threshold. */
+export const minConfidenceSchema = z.number().min(0, "minConfidence is a probability from 0 to 1.").max(1, "minConfidence is a probability from 0 to 1.");
+
 export const DEFAULT_HEADS = 20;
 export const DEFAULT_SELECTION: HeadSelection = "in-sample";
 
@@ -34,6 +37,7 @@ export const createTaskInputSchema = z.object({
   processing: processingSchema
     .optional()
     .describe("Family image options, e.g. SmolVLM {imageSplitting}, Qwen2-VL {maxPixels}, LLaVA-OneVision {imagePath, promptStyle}."),
+  minConfidence: minConfidenceSchema.optional().describe("classify_image abstains below this probability (default never)."),
 });
 export type CreateTaskInput = z.infer<typeof createTaskInputSchema>;
 
@@ -46,6 +50,7 @@ export const createdTaskSchema = taskOutputSchema.pick({
   model: true,
   shape: true,
   processing: true,
+  minConfidence: true,
   exampleCount: true,
   ready: true,
   nextStep: true,

@@ -92,6 +92,8 @@ export async function classify(service: ServiceContext, input: ClassifyInput, ct
 
   const extractor = await service.extractorFor(task.modelId, ctx, task);
   const calibration = await calibrationFor(service, task, classifier);
+  // Read once per call, and only when asked for: explain compares each query with every stored example.
+  const stored = input.explain ? (await service.store.loadTrainingSet(task.id)).examples : [];
   // Only the layers up to the deepest selected head are computed: a truncated decoder.
   const layers = Math.max(...classifier.heads.map((h) => h.layer)) + 1;
   const results: ClassifyResult["results"] = await mapInOrder(
@@ -111,7 +113,7 @@ export async function classify(service: ServiceContext, input: ClassifyInput, ct
       const answer = classifyVectors(classifier, extracted.vectors);
       const probability = calibration ? probabilities(classifier, calibration, extracted.vectors)[answer.label]! : null;
       // Abstention uses the calibrated probability, or the vote share when the task cannot be calibrated yet.
-      const decision = decide(answer.label, probability ?? answer.share, input.minConfidence);
+      const decision = decide(answer.label, probability ?? answer.share, input.minConfidence ?? task.minConfidence ?? undefined);
       return {
         index,
         image: images.map((image) => image.origin).join(" + "),
@@ -122,7 +124,7 @@ export async function classify(service: ServiceContext, input: ClassifyInput, ct
         // Not rounded: abstention compares this exact value with minConfidence.
         probability,
         votes: answer.votes,
-        ...(input.explain ? { nearest: await explainQuery(service, task, classifier, extracted.vectors) } : {}),
+        ...(input.explain ? { nearest: explainQuery(stored, classifier, extracted.vectors) } : {}),
         ...(input.detail
           ? { heads: answer.heads.map((h) => ({ layer: h.layer, head: h.head, vote: h.label, similarity: round(h.similarity) })) }
           : {}),

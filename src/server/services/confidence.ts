@@ -48,8 +48,8 @@ export async function calibrationFor(service: ServiceContext, task: TaskRecord, 
   return calibration;
 }
 
-export async function explainQuery(service: ServiceContext, task: TaskRecord, classifier: SavClassifier, query: Float32Array) {
-  const { examples } = await service.store.loadTrainingSet(task.id);
+/** The stored examples nearest to a query under the voting heads, with ids and sources (`examples`: the task's training set). */
+export function explainQuery(examples: ExampleWithVectors[], classifier: SavClassifier, query: Float32Array) {
   return nearestExamples(classifier, trainingVectors(examples), query, EXPLAIN_COUNT).map((n) => ({
     exampleId: examples[n.index]!.id,
     label: n.label,

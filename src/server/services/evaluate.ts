@@ -83,7 +83,7 @@ export async function evaluate(service: ServiceContext, input: EvaluateInput): P
     accuracyByHeadCount: report.accuracyByHeadCount.map((h) => ({ heads: h.heads, accuracy: round(h.accuracy) })),
     misclassified,
     recommendations: recommendations(task, counts, report.accuracy, report.accuracyByHeadCount, effectiveK),
-    calibration: calibrationOrNull(task, examples, k, input.minConfidence),
+    calibration: calibrationOrNull(task, examples, k, input.minConfidence ?? task.minConfidence ?? undefined),
     ...(task.randomWeights ? { note: RANDOM_WEIGHTS_NOTE } : {}),
   };
 }

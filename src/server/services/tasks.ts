@@ -67,6 +67,7 @@ export async function createTask(service: ServiceContext, input: CreateTaskInput
       labels,
       k: input.heads ?? DEFAULT_HEADS,
       selection: input.selection ?? DEFAULT_SELECTION,
+      minConfidence: input.minConfidence ?? null,
       modelId: info.id,
       modelFingerprint: info.fingerprint,
       randomWeights: info.randomWeights,

@@ -68,6 +68,11 @@ export async function updateTask(service: ServiceContext, input: UpdateTaskInput
     changed.push(`selection ${task.selection} → ${input.selection}`);
   }
 
+  if (input.minConfidence !== undefined && input.minConfidence !== (task.minConfidence ?? null)) {
+    changes.minConfidence = input.minConfidence;
+    changed.push(`minConfidence ${task.minConfidence ?? "none"} → ${input.minConfidence ?? "none"}`);
+  }
+
   let updated = task;
   if (changed.length > 0) {
     try {
