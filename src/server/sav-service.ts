@@ -71,8 +71,8 @@ export class SavService {
     return classify(this.context, input, ctx);
   }
 
-  evaluate(input: EvaluateInput): Promise<EvaluateResult> {
-    return evaluate(this.context, input);
+  evaluate(input: EvaluateInput, ctx: CallContext = {}): Promise<EvaluateResult> {
+    return evaluate(this.context, input, ctx);
   }
 
   /** The task's head map as PNG (optionally with an accuracy-vs-head-count curve). */

@@ -47,4 +47,17 @@ describe("evaluate_task runs its cross-validation off the event loop", () => {
     expect(report.exampleCount).toBe(2000);
     expect(report.accuracy).toBeGreaterThan(0.9);
   });
+
+  it("stops a cancelled evaluation and keeps serving", async () => {
+    const { client } = harness;
+    const controller = new AbortController();
+    const pending = client.callTool({ name: "evaluate_task", arguments: { task: "large" } }, undefined, {
+      signal: controller.signal,
+    });
+    await callOk(client, "list_tasks", {}); // answered while the evaluation runs
+    controller.abort(new Error("user cancelled"));
+    await expect(pending).rejects.toThrow("user cancelled");
+    const report = await callOk<{ exampleCount: number }>(client, "evaluate_task", { task: "large", folds: 5 });
+    expect(report.exampleCount).toBe(2000);
+  });
 });

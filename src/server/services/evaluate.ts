@@ -5,8 +5,8 @@ import type { TaskRecord } from "../../store/index.js";
 import { ToolError } from "../errors.js";
 import type { EvaluateInput, EvaluateResult } from "../schemas/evaluate.js";
 import { describeCounts, RANDOM_WEIGHTS_NOTE, recommendations, round, withoutFinalPeriod } from "../wording.js";
-import type { ServiceContext } from "./context.js";
 import { calibrationReport } from "./confidence.js";
+import { type CallContext, type ServiceContext, throwIfCancelled } from "./context.js";
 
 /** Head counts whose cross-validated accuracy is reported: a ladder plus the task's own k and all heads. */
 function headCountsFor(task: TaskRecord, k: number): number[] {
@@ -24,7 +24,7 @@ function calibrationOrNull(...args: Parameters<typeof calibrationReport>): Retur
   }
 }
 
-export async function evaluate(service: ServiceContext, input: EvaluateInput): Promise<EvaluateResult> {
+export async function evaluate(service: ServiceContext, input: EvaluateInput, ctx: CallContext = {}): Promise<EvaluateResult> {
   const task = await service.requireTask(input.task);
   const { examples } = await service.store.loadTrainingSet(task.id);
   const counts = await service.store.labelCounts(task.id);
@@ -42,8 +42,10 @@ export async function evaluate(service: ServiceContext, input: EvaluateInput): P
       examples.map((e) => ({ vector: e.vectors, label: e.label })),
       task.shape,
       { folds, seed, k, selection: task.selection, headCounts: headCountsFor(task, k) },
+      { signal: ctx.signal },
     );
   } catch (error) {
+    throwIfCancelled(ctx.signal);
     if (error instanceof SavError) {
       throw new ToolError(
         `Task '${task.name}' cannot be evaluated yet: ${withoutFinalPeriod(error.message)}. Examples per label now: ${describeCounts(counts)}. ` +

@@ -1,5 +1,5 @@
 import { evaluateInputSchema, evaluateOutputSchema } from "../schemas/evaluate.js";
-import { runTool, withPicture, type ToolDeps } from "./shared.js";
+import { callContext, runTool, withPicture, type ToolDeps } from "./shared.js";
 
 export const EVALUATE_TASK = "evaluate_task";
 
@@ -21,8 +21,8 @@ export function registerEvaluateTask({ server, service }: ToolDeps): void {
         openWorldHint: false,
       },
     },
-    async (args) => {
-      const result = await runTool(() => service.evaluate(args));
+    async (args, extra) => {
+      const result = await runTool(() => service.evaluate(args, callContext(extra)));
       if (!args.picture) return result;
       const curve = (result.structuredContent as { accuracyByHeadCount?: { heads: number; accuracy: number }[] } | undefined)?.accuracyByHeadCount;
       return withPicture(result, () => service.headMap(args.task, curve));
