@@ -12,8 +12,12 @@ import { runDemo } from "./server/demo.js";
 import { createModelProvider } from "./server/model-provider.js";
 import { BoundedStdioServerTransport } from "./server/stdio-transport.js";
 import { PACKAGE_VERSION } from "./server/version.js";
+import { limitsText } from "./server/wording.js";
 
 const ENVIRONMENT_HELP = `
+Limits: ${limitsText(DEFAULT_LIMITS)}.
+Images: JPEG, PNG, WebP, GIF (first frame), AVIF, TIFF; paths inside the allowed directories, http(s) URLs, or base64/data URIs.
+
 Environment (flags take precedence):
   SAV_DATA_DIR            where tasks and examples are stored (SQLite); default the platform's user data dir
   SAV_MODEL               default model id for new tasks (default smolvlm-256m-instruct; '${TINY_MODEL_ID}' = offline test model with random weights)
@@ -133,6 +137,8 @@ export function buildProgram(): Command {
     .option("--model-dir <dir>", "model directory used as is for the default model (SAV_MODEL_DIR)")
     .option("--models-dir <dir>", "where pulled models live (SAV_MODELS_DIR)")
     .addHelpText("after", ENVIRONMENT_HELP)
+    // Subcommand help (serve --help) lists the global options too: they apply there.
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError();
 
   program
@@ -167,6 +173,13 @@ export function buildProgram(): Command {
   registerModelsCommand(program, generatedModels());
   registerModelsCheckCommand(program, generatedModels());
   registerEvalCommand(program);
+  // The top-level help names every subcommand's own options as well (each one's --help explains them).
+  program.addHelpText("after", () => {
+    const lines = program.commands
+      .filter((command) => command.options.length > 0)
+      .map((command) => `  ${command.name()}: ${command.options.map((option) => option.long ?? option.flags).join(", ")}`);
+    return `\nCommand options (sav-mcp <command> --help explains them):\n${lines.join("\n")}`;
+  });
   return program;
 }
 

@@ -52,11 +52,19 @@ export function strictProblems(schema: unknown, where: string, problems: string[
   return problems;
 }
 
+/** `anyOf: [{type: T, …}, {type: "null"}]`: a typed value or null (how a nullable field is listed without a type list). */
+function isNullableTyped(schema: Record<string, unknown>): boolean {
+  const branches = schema.anyOf;
+  if (!Array.isArray(branches) || branches.length !== 2) return false;
+  const types = branches.map((b) => (b as { type?: unknown }).type);
+  return types.includes("null") && types.every((t) => typeof t === "string");
+}
+
 /** Input properties without a top-level `type` (generic clients then guess, e.g. send strings); references to a definition are typed there. */
 export function untypedProperties(toolSchema: unknown, where: string): string[] {
   const props = (toolSchema as { properties?: Record<string, Record<string, unknown>> } | undefined)?.properties ?? {};
   return Object.entries(props)
-    .filter(([, p]) => !("type" in p) && !JSON.stringify(p).includes('"$ref"'))
+    .filter(([, p]) => !("type" in p) && !JSON.stringify(p).includes('"$ref"') && !isNullableTyped(p))
     .map(([name]) => `${where}/properties/${name}: no top-level type`);
 }
 
@@ -111,7 +119,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const report = await toolListReport();
   process.stdout.write(
     `tools/list: ${report.bytes} bytes, of which ${report.imageSourceBytes} image-source definitions and ${report.outputSchemaBytes} output schemas; ` +
-      `budget ${TOOL_LIST_BUDGET_BYTES} bytes without the image-source definitions\n` +
+      `without them ${report.bytes - report.imageSourceBytes} (target ${TOOL_LIST_TARGET_BYTES}, ceiling ${TOOL_LIST_CEILING_BYTES})\n` +
       report.perTool.map((t) => `  ${t.name}: ${t.bytes}\n`).join("") +
       `strict-client problems: ${report.problems.length}\n` +
       report.problems.map((p) => `  ${p}\n`).join(""),

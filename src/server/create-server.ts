@@ -3,6 +3,7 @@ import type { SavConfig } from "../config.js";
 import { asTaskStore, ClassifierCache, DEFAULT_CLASSIFIER_CACHE_BYTES, SavStore, type TaskStore } from "../store/index.js";
 import type { ImageSourceContext } from "./image-source.js";
 import { serverInstructions } from "./instructions.js";
+import { SessionLogLevels } from "./logging.js";
 import type { ModelProvider } from "./models.js";
 import { registerResources } from "./resources.js";
 import { ClientRoots } from "./roots.js";
@@ -47,6 +48,7 @@ export function createSavServer(deps: SavServerDeps): SavServer {
   const server = new McpServer(
     { name: "sav-mcp", title: "SAV few-shot image classifier", version: PACKAGE_VERSION },
     {
+      capabilities: { logging: {} },
       instructions: serverInstructions(deps.config, deps.models.defaultModel),
       // Caps array elements + object members in one call's arguments before any parsing work: room for the
       // largest legal add_examples call (and a remove_examples id list), not for arbitrarily large payloads.
@@ -68,7 +70,7 @@ export function createSavServer(deps: SavServerDeps): SavServer {
       if (server.isConnected()) server.sendResourceListChanged();
     },
   });
-  registerTools({ server, service, config: deps.config });
+  registerTools({ server, service, config: deps.config, logs: new SessionLogLevels(server) });
   registerResources(server, service);
   enableToolTasks(server, toolTasks, TASK_CAPABLE_TOOLS);
 

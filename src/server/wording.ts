@@ -35,6 +35,22 @@ export function cutText(text: string | null, max: number): string | null {
   return `${text.slice(0, max)}… (cut: ${text.length} characters)`;
 }
 
+/** The limits a call must keep to, in one line (`sav-mcp --help`; the README quotes it). */
+export function limitsText(limits: {
+  maxImageBytes: number;
+  maxImagePixels: number;
+  maxImagesPerPrompt: number;
+  maxExamplesPerCall: number;
+  maxBatchImages: number;
+  urlTimeoutMs: number;
+}): string {
+  return (
+    `${formatMegabytes(limits.maxImageBytes)} and ${Math.round(limits.maxImagePixels / (1024 * 1024))} Mi pixels per image; ` +
+    `${limits.maxImagesPerPrompt} images per example; ${limits.maxExamplesPerCall} examples per add_examples call; ` +
+    `${limits.maxBatchImages} images per classify_image call; ${Math.round(limits.urlTimeoutMs / 1000)} s per image URL`
+  );
+}
+
 export function withoutFinalPeriod(text: string): string {
   return text.replace(/\.\s*$/, "");
 }

@@ -2,19 +2,20 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { leanSchema, leanTool, meaningfulHints } from "../../src/server/tools/lean-tool-list.js";
 import { TOOL_NAMES } from "../../src/server/tools/index.js";
-import { strictProblems, TOOL_LIST_BUDGET_BYTES, toolListReport } from "../../tools/tool-list-report.js";
+import { strictProblems, TOOL_LIST_CEILING_BYTES, TOOL_LIST_TARGET_BYTES, toolListReport } from "../../tools/tool-list-report.js";
 import { call, startHarness, textOf } from "../support/mcp-harness.js";
 import { makeTempDir } from "../support/temp-dir.js";
 
 describe("tools/list", () => {
-  it("fits the 13 KB budget with every output schema, and has nothing strict clients warn about", async () => {
+  it("stays under its ceiling with every output schema, and has nothing strict clients warn about", async () => {
     const report = await toolListReport();
     // Printed so the size is visible in every test run.
     process.stderr.write(
-      `tools/list: ${report.bytes} bytes (${report.imageSourceBytes} of them image-source definitions), output schemas ${report.outputSchemaBytes} bytes, strict-client problems: ${report.problems.length}\n`,
+      `tools/list: ${report.bytes} bytes (${report.imageSourceBytes} of them image-source definitions; target ${TOOL_LIST_TARGET_BYTES} without them), ` +
+        `output schemas ${report.outputSchemaBytes} bytes, strict-client problems: ${report.problems.length}\n`,
     );
     expect(report.perTool.map((t) => t.name)).toEqual([...TOOL_NAMES]);
-    expect(report.bytes - report.imageSourceBytes).toBeLessThanOrEqual(TOOL_LIST_BUDGET_BYTES);
+    expect(report.bytes - report.imageSourceBytes).toBeLessThanOrEqual(TOOL_LIST_CEILING_BYTES);
     expect(report.problems).toEqual([]);
   });
 

@@ -73,13 +73,27 @@ function sizeCell(m: ModelListing): string {
   return m.downloadBytes > 0 ? `>= ${formatBytes(m.downloadBytes)}` : "unknown";
 }
 
+/** How to get the generated test model: it is never downloaded. */
+export const TINY_MODEL_HOW_TO =
+  "generated on first use (npx sav-mcp demo, or create_sav_task with model tiny-smolvlm); random weights";
+
+/** The last column of `models list`: where an installed model is, or how to get it. */
+export function whereOrHow(m: ModelListing): string {
+  if (m.installed) return m.randomWeights ? `${m.dir ?? ""} (random weights)` : (m.dir ?? "");
+  if (m.installCommand) return m.installCommand;
+  return m.randomWeights ? TINY_MODEL_HOW_TO : "generated on first use";
+}
+
+/** The SIZE column of `models list` (docs/models.md quotes it). */
+export { sizeCell as listingSizeText };
+
 function listingTable(listings: ModelListing[]): string {
   const rows = listings.map((m) => [
     `${m.id}${m.isDefault ? " (default)" : ""}`,
     m.installed ? "yes" : "no",
     sizeCell(m),
     dtypeSummary(m.dtypes),
-    m.randomWeights ? "random weights" : m.installed ? (m.dir ?? "") : (m.installCommand ?? "generated on first use"),
+    whereOrHow(m),
   ]);
   const header = ["MODEL", "INSTALLED", "SIZE", "DTYPES (vision/embed/decoder)", "WHERE / HOW TO INSTALL"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
@@ -152,7 +166,15 @@ export function registerModelsCommand(program: Command, generators: RegistryOpti
     .argument("<id>", "model id or manifest file")
     .action(async (id: string, _flags: unknown, command: Command) =>
       guarded(async () => {
-        const result = await verifyModel(id, await options(command));
+        const opts = await options(command);
+        const result = await verifyModel(id, opts);
+        // Nothing there at all: one line saying so, not a BAD line per file.
+        const absent = result.files.filter((f) => f.reason === "missing" || f.reason === "optional, absent");
+        if (result.files.length > 0 && absent.length === result.files.length) {
+          const listing = (await listModels(opts)).find((m) => m.id === id);
+          const how = listing?.installCommand ?? result.repairCommand;
+          throw new Error(`${id} is not installed${how ? `; install it with ${how}` : ""}.`);
+        }
         for (const f of result.files) {
           process.stdout.write(`${f.unverified ? "??? " : f.ok ? "ok  " : "BAD "} ${f.path}${f.reason ? `: ${f.reason}` : ""}\n`);
         }

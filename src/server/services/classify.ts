@@ -46,9 +46,13 @@ function checkImageCount(task: TaskRecord, queries: Query[], expected: number, u
   );
 }
 
-async function classifierFor(service: ServiceContext, task: TaskRecord): Promise<CachedClassifier> {
+async function classifierFor(service: ServiceContext, task: TaskRecord, ctx: CallContext): Promise<CachedClassifier> {
   try {
-    return await service.classifiers.get(task);
+    const cached = await service.classifiers.get(task);
+    if (cached.origin === "built") {
+      ctx.log?.("info", `Built the classifier of task '${task.name}' from its examples (example version ${cached.exampleVersion}).`);
+    }
+    return cached;
   } catch (error) {
     if (error instanceof SavError && (error.code === "too-few-classes" || error.code === "too-few-examples")) {
       const counts = await service.store.labelCounts(task.id);
@@ -65,7 +69,7 @@ export async function classify(service: ServiceContext, input: ClassifyInput, ct
   const task = await service.requireTask(input.task);
   const queries = queriesOf(input, service.config.limits.maxBatchImages);
   for (const [index, query] of queries.entries()) service.checkText(task, query.text, queries.length > 1 ? `query ${index}` : "this query");
-  const { classifier, exampleVersion } = await classifierFor(service, task);
+  const { classifier, exampleVersion } = await classifierFor(service, task, ctx);
   const expected = await taskImageCount(service, task);
   if (expected !== undefined) checkImageCount(task, queries, expected, input.queries !== undefined);
 

@@ -12,10 +12,12 @@ import { promptUsesText, TEXT_PLACEHOLDER } from "../prompt-text.js";
 import type { TaskView } from "../schemas.js";
 import { describeCounts, RANDOM_WEIGHTS_NOTE, readiness } from "../wording.js";
 
-/** Cancellation and progress of one tool call. */
+/** Cancellation, progress and log lines of one tool call. */
 export interface CallContext {
   signal?: AbortSignal;
   progress?: (progress: number, total: number | undefined, message: string) => void;
+  /** What the server has to say about the call beyond its result (model loading, skipped input). */
+  log?: CallLog;
 }
 
 export interface SavServiceDeps {
@@ -146,7 +148,11 @@ export class ServiceContext {
   async extractorFor(modelId: string, ctx: CallContext, task?: TaskRecord): Promise<HeadVectorExtractor> {
     const extractor = await this.models.extractor(modelId, {
       signal: ctx.signal,
-      onProgress: (message, fraction) => ctx.progress?.(fraction ?? 0, fraction === undefined ? undefined : 1, message),
+      onProgress: (message, fraction) => {
+        // Stage changes (download starts, loading) are worth a log line; download percentages are progress only.
+        if (fraction === undefined || fraction === 0) ctx.log?.("info", message);
+        ctx.progress?.(fraction ?? 0, fraction === undefined ? undefined : 1, message);
+      },
     });
     if (task && extractor.info.fingerprint !== task.modelFingerprint) {
       throw new ToolError(

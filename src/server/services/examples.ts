@@ -149,6 +149,9 @@ export async function addExamples(service: ServiceContext, input: AddExamplesInp
         "Fix those examples and call add_examples again, or pass skipInvalid: true to store the valid ones and skip these.",
     );
   }
+  if (invalid.length > 0) {
+    ctx.log?.("warning", `add_examples on '${task.name}': skipping ${invalid.length} of ${total} examples.\n${problemLines(invalid).join("\n")}`);
+  }
   if (valid.length === 0) {
     throw new ToolError(`Nothing was stored: all ${total} examples are invalid.\n` + problemLines(invalid).join("\n"));
   }

@@ -4,7 +4,7 @@ import { callContext, runTool, type ToolDeps } from "./shared.js";
 export const CREATE_SAV_TASK = "create_sav_task";
 
 /** Registers create_sav_task: defines a new few-shot classification task. */
-export function registerCreateSavTask({ server, service }: ToolDeps): void {
+export function registerCreateSavTask({ server, service, logs }: ToolDeps): void {
   server.registerTool(
     CREATE_SAV_TASK,
     {
@@ -22,6 +22,6 @@ export function registerCreateSavTask({ server, service }: ToolDeps): void {
         openWorldHint: false,
       },
     },
-    async (args, extra) => runTool(() => service.createTask(args, callContext(extra))),
+    async (args, extra) => runTool(() => service.createTask(args, callContext(extra, logs))),
   );
 }

@@ -4,7 +4,7 @@ import { callContext, runTool, type ToolDeps } from "./shared.js";
 export const IMPORT_TASK = "import_task";
 
 /** Registers import_task. */
-export function registerImportTask({ server, service }: ToolDeps): void {
+export function registerImportTask({ server, service, logs }: ToolDeps): void {
   server.registerTool(
     IMPORT_TASK,
     {
@@ -22,6 +22,6 @@ export function registerImportTask({ server, service }: ToolDeps): void {
         openWorldHint: false,
       },
     },
-    async (args, extra) => runTool(() => service.importTask(args, callContext(extra))),
+    async (args, extra) => runTool(() => service.importTask(args, callContext(extra, logs))),
   );
 }

@@ -3,6 +3,7 @@ import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/proto
 import type { CallToolResult, ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { SavConfig } from "../../config.js";
 import { errorText, isAgentFacingError } from "../errors.js";
+import type { SessionLogLevels } from "../logging.js";
 import type { CallContext, SavService } from "../sav-service.js";
 
 export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -12,6 +13,7 @@ export interface ToolDeps {
   server: McpServer;
   service: SavService;
   config: SavConfig;
+  logs: SessionLogLevels;
 }
 
 /** A successful result: structured content plus the same JSON (compact) as text for clients that only read text. */
@@ -41,12 +43,14 @@ export async function runTool(body: () => Promise<object> | object): Promise<Cal
  * client asked for it (sent a progressToken). Progress must increase strictly, so a value that would go
  * backwards (e.g. a model download after validation) is nudged just above the last one.
  */
-export function callContext(extra: ToolExtra): CallContext {
+export function callContext(extra: ToolExtra, logs?: SessionLogLevels): CallContext {
   const token = extra._meta?.progressToken;
-  if (token === undefined) return { signal: extra.signal };
+  const log = logs?.forCall(extra);
+  if (token === undefined) return { signal: extra.signal, log };
   let last = -Infinity;
   return {
     signal: extra.signal,
+    log,
     progress: (progress, total, message) => {
       if (extra.signal.aborted) return;
       const increasing = progress > last;
