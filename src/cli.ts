@@ -3,7 +3,7 @@ import path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import fs from "node:fs";
 import { generatedModels } from "./generated-models.js";
-import { expandHome, loadConfig, TINY_MODEL_ID, type SavConfig } from "./config.js";
+import { DEFAULT_LIMITS, expandHome, loadConfig, TINY_MODEL_ID, type SavConfig } from "./config.js";
 import { listModels } from "./model/registry/index.js";
 import { registerModelsCommand } from "./model/registry/cli.js";
 import { registerEvalCommand, registerModelsCheckCommand } from "./eval/cli.js";

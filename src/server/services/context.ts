@@ -7,6 +7,7 @@ import { asTaskStore, ClassifierCache, sameShape, type SavStore, type TaskRecord
 import { quoteList, ToolError } from "../errors.js";
 import { readImageSource, type ImageSourceInput as ImageSource, type ImageSourceContext, type LoadedImage } from "../image-source.js";
 import type { writeTaskFile } from "../task-file.js";
+import type { CallLog } from "../logging.js";
 import type { ModelProvider } from "../models.js";
 import { promptUsesText, TEXT_PLACEHOLDER } from "../prompt-text.js";
 import type { TaskView } from "../schemas.js";
