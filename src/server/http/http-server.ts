@@ -41,8 +41,10 @@ export interface ShutdownReport {
 }
 
 export interface RunningHttpServer {
-  /** The MCP endpoint, e.g. http://127.0.0.1:3333/mcp. */
+  /** The MCP endpoint at the bound address, e.g. http://127.0.0.1:3333/mcp. */
   url: string;
+  /** The MCP endpoint as clients name it (--public-url), the resource id in auth metadata. */
+  resourceUrl: string;
   port: number;
   sessionCount(): number;
   inFlightCount(): number;
@@ -91,7 +93,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     });
   });
   const port = (httpServer.address() as AddressInfo).port;
-  const base = (options.publicUrl ?? `http://${urlHost(options.listen.host)}:${port}`).replace(/\/$/, "");
+  const bound = `http://${urlHost(options.listen.host)}:${port}`;
+  const base = (options.publicUrl ?? bound).replace(/\/$/, "");
   const resource = `${base}${MCP_PATH}`;
   const metadataUrl = `${base}${PROTECTED_RESOURCE_METADATA_PATH}${MCP_PATH}`;
 
@@ -106,7 +109,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   app.use((_req, res) => sendJsonRpcError(res, 404, `Not found: the MCP endpoint is ${MCP_PATH}; health checks are /healthz and /readyz.`));
 
   log(
-    `serving MCP on ${resource} (${options.stateless ? "stateless" : "stateful sessions"}; ` +
+    `serving MCP on ${bound}${MCP_PATH}${options.publicUrl ? ` (public ${resource})` : ""} (${options.stateless ? "stateless" : "stateful sessions"}; ` +
       `${authOn ? "bearer auth" : "no auth: loopback only"}; body limit ${Math.floor(bodyLimit / 2 ** 20)} MiB)`,
   );
 
@@ -128,7 +131,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   };
 
   return {
-    url: resource,
+    url: `${bound}${MCP_PATH}`,
+    resourceUrl: resource,
     port,
     sessionCount: () => sessions.size,
     inFlightCount: () => endpoint.inFlight.size,
