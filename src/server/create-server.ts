@@ -1,6 +1,6 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { SavConfig } from "../config.js";
-import { ClassifierCache, DEFAULT_CLASSIFIER_CACHE_BYTES, SavStore } from "../store/index.js";
+import { asTaskStore, ClassifierCache, DEFAULT_CLASSIFIER_CACHE_BYTES, SavStore, type TaskStore } from "../store/index.js";
 import type { ImageSourceContext } from "./image-source.js";
 import { serverInstructions } from "./instructions.js";
 import type { ModelProvider } from "./models.js";
@@ -14,8 +14,8 @@ export interface SavServerDeps {
   config: SavConfig;
   /** Supplies extractors (one per model id, shared). The caller owns it and closes it. */
   models: ModelProvider;
-  /** An open store; by default the server opens one in config.dataDir and closes it in close(). */
-  store?: SavStore;
+  /** An open store; by default the server opens a SQLite one in config.dataDir and closes it in close(). */
+  store?: TaskStore | SavStore;
   /** A classifier cache to share between servers on the same store. */
   classifiers?: ClassifierCache;
   classifierCacheBytes?: number;
@@ -41,7 +41,7 @@ function maxInputElements(config: SavConfig): number {
 /** Builds the MCP server: tools, resources and instructions over a store and a model provider. */
 export function createSavServer(deps: SavServerDeps): SavServer {
   const ownsStore = deps.store === undefined;
-  const store = deps.store ?? new SavStore({ dataDir: deps.config.dataDir });
+  const store = asTaskStore(deps.store ?? new SavStore({ dataDir: deps.config.dataDir }));
   const server = new McpServer(
     { name: "sav-mcp", title: "SAV few-shot image classifier", version: PACKAGE_VERSION },
     {
@@ -75,7 +75,7 @@ export function createSavServer(deps: SavServerDeps): SavServer {
       if (closed) return;
       closed = true;
       await server.close();
-      if (ownsStore) store.close();
+      if (ownsStore) await store.close();
     },
   };
 }

@@ -1,8 +1,5 @@
 import { TINY_MODEL_ID, type SavConfig } from "../config.js";
-
-function megabytes(bytes: number): string {
-  return `${Math.round(bytes / (1024 * 1024))} MB`;
-}
+import { formatMegabytes } from "./wording.js";
 
 /** The server's `instructions`: the workflow in a few lines, with this server's own limits. */
 export function serverInstructions(config: SavConfig, defaultModel: string): string {
@@ -22,7 +19,7 @@ export function serverInstructions(config: SavConfig, defaultModel: string): str
     "",
     `Images: {"path": ...} (inside ${config.allowedDirs.join(", ")} or the client's roots), {"url": "https://..."}` +
       `${config.allowPrivateUrls ? "" : " (public hosts only)"}, or {"data": base64 or data URI}.`,
-    `Limits: ${megabytes(limits.maxImageBytes)} and ${Math.round(limits.maxImagePixels / 1e6)} megapixels per image; JPEG, PNG, WebP, GIF (first frame), AVIF, TIFF;`,
+    `Limits: ${formatMegabytes(limits.maxImageBytes)} and ${Math.round(limits.maxImagePixels / 1e6)} megapixels per image; JPEG, PNG, WebP, GIF (first frame), AVIF, TIFF;`,
     `${limits.maxExamplesPerCall} examples per add_examples call; ${limits.maxImagesPerPrompt} images per example.`,
     `Default model: ${defaultModel} (list_models shows what is installed). '${TINY_MODEL_ID}' has random weights: it works offline, but its labels are not meaningful.`,
   ].join("\n");

@@ -15,7 +15,7 @@ export function registerResources(server: McpServer, service: SavService): void 
     TASKS_URI,
     { title: "All SAV tasks", description: "Every classification task with its labels, model and examples per label (JSON).", mimeType: "application/json" },
     async (uri) => ({
-      contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify({ tasks: service.listTasks() }, null, 2) }],
+      contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify({ tasks: await service.listTasks() }, null, 2) }],
     }),
   );
 
@@ -23,7 +23,7 @@ export function registerResources(server: McpServer, service: SavService): void 
     "task",
     new ResourceTemplate(`${TASKS_URI}/{name}`, {
       list: async () => ({
-        resources: service.listTasks().map((task) => ({
+        resources: (await service.listTasks()).map((task) => ({
           uri: taskUri(task.name),
           name: task.name,
           title: `SAV task ${task.name}`,
@@ -32,7 +32,7 @@ export function registerResources(server: McpServer, service: SavService): void 
         })),
       }),
       complete: {
-        name: async (value) => service.listTasks().map((t) => t.name).filter((name) => name.startsWith(value)),
+        name: async (value) => (await service.listTasks()).map((t) => t.name).filter((name) => name.startsWith(value)),
       },
     }),
     { title: "One SAV task", description: "A task's definition, examples per label and voting heads (JSON).", mimeType: "application/json" },
@@ -41,7 +41,7 @@ export function registerResources(server: McpServer, service: SavService): void 
       const name = decodeURIComponent(Array.isArray(raw) ? raw[0] ?? "" : raw ?? "");
       let detail;
       try {
-        detail = service.getTask(name);
+        detail = await service.getTask(name);
       } catch (error) {
         throw new McpError(ErrorCode.InvalidParams, error instanceof Error ? error.message : String(error));
       }

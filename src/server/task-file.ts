@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { HeadShape } from "../model/types.js";
-import { float32ToLittleEndian, littleEndianToFloat32, shapeSize, type ExampleWithVectors, type TaskRecord } from "../store/index.js";
+import { float32ToLittleEndian, littleEndianToFloat32, sameShape, shapeSize, type ExampleWithVectors, type TaskRecord } from "../store/index.js";
 import { ToolError } from "./errors.js";
 
 /** Identifies the portable task file format (docs/task-format.md). */
@@ -77,10 +77,6 @@ export function encodeTaskFile(task: TaskRecord, examples: ExampleWithVectors[],
       vectors: float32ToLittleEndian(e.vectors).toString("base64"),
     })),
   };
-}
-
-function sameShape(a: HeadShape, b: HeadShape): boolean {
-  return a.layers === b.layers && a.heads === b.heads && a.headDim === b.headDim;
 }
 
 const describeShape = (s: HeadShape): string => `[${s.layers}, ${s.heads}, ${s.headDim}]`;

@@ -1,6 +1,8 @@
 import { LRUCache } from "lru-cache";
 import { buildClassifier, deserializeClassifier, serializeClassifier, type SavClassifier } from "../sav/index.js";
+import { asTaskStore } from "./sqlite-task-store.js";
 import type { SavStore } from "./store.js";
+import type { TaskStore } from "./types.js";
 
 export const DEFAULT_CLASSIFIER_CACHE_BYTES = 256 * 1024 * 1024;
 
@@ -34,11 +36,10 @@ function classifierBytes(classifier: SavClassifier): number {
 export class ClassifierCache {
   readonly stats: ClassifierCacheStats = { hits: 0, restored: 0, builds: 0 };
   private readonly cache: LRUCache<string, SavClassifier>;
+  private readonly store: TaskStore;
 
-  constructor(
-    private readonly store: SavStore,
-    options: { maxBytes?: number } = {},
-  ) {
+  constructor(store: TaskStore | SavStore, options: { maxBytes?: number } = {}) {
+    this.store = asTaskStore(store);
     this.cache = new LRUCache<string, SavClassifier>({
       maxSize: Math.max(1, options.maxBytes ?? DEFAULT_CLASSIFIER_CACHE_BYTES),
       sizeCalculation: (classifier) => Math.max(1, classifierBytes(classifier)),
@@ -46,15 +47,15 @@ export class ClassifierCache {
   }
 
   /** The classifier for the task's current examples. Throws SavError when they cannot make one. */
-  get(task: { id: number; k: number; selection: SavClassifier["selection"]; shape: SavClassifier["shape"] }): CachedClassifier {
-    const version = this.store.exampleVersion(task.id);
+  async get(task: { id: number; k: number; selection: SavClassifier["selection"]; shape: SavClassifier["shape"] }): Promise<CachedClassifier> {
+    const version = await this.store.exampleVersion(task.id);
     if (version !== undefined) {
       const cached = this.cache.get(key(task.id, version));
       if (cached) {
         this.stats.hits++;
         return { classifier: cached, exampleVersion: version, origin: "memory" };
       }
-      const persisted = this.store.getClassifierState(task.id);
+      const persisted = await this.store.getClassifierState(task.id);
       if (persisted && persisted.exampleVersion === version) {
         try {
           const classifier = deserializeClassifier(persisted.state);
@@ -67,14 +68,14 @@ export class ClassifierCache {
         }
       }
     }
-    const { exampleVersion, examples } = this.store.loadTrainingSet(task.id);
+    const { exampleVersion, examples } = await this.store.loadTrainingSet(task.id);
     const classifier = buildClassifier(
       examples.map((e) => ({ vector: e.vectors, label: e.label })),
       task.shape,
       { k: task.k, selection: task.selection },
     );
     this.stats.builds++;
-    this.store.saveClassifierState(task.id, exampleVersion, serializeClassifier(classifier));
+    await this.store.saveClassifierState(task.id, exampleVersion, serializeClassifier(classifier));
     this.cache.set(key(task.id, exampleVersion), classifier);
     return { classifier, exampleVersion, origin: "built" };
   }

@@ -1,17 +1,19 @@
+export { SavStore, DATABASE_FILE, type StoreOptions } from "./store.js";
 export {
-  SavStore,
   StoreError,
-  DATABASE_FILE,
   type StoreErrorCode,
-  type StoreOptions,
   type TaskRecord,
   type TaskSummary,
+  type TaskListOptions,
+  type TaskStore,
+  type RemoveWhich,
   type NewTask,
   type NewExample,
   type ExampleRecord,
   type ExampleWithVectors,
   type ClassifierState,
-} from "./store.js";
+} from "./types.js";
+export { SqliteTaskStore, asTaskStore } from "./sqlite-task-store.js";
 export { ClassifierCache, DEFAULT_CLASSIFIER_CACHE_BYTES, type CachedClassifier, type ClassifierCacheStats } from "./classifier-cache.js";
 export { SCHEMA_VERSION, SchemaTooNewError } from "./schema.js";
-export { float32ToLittleEndian, littleEndianToFloat32, shapeSize } from "./vectors.js";
+export { float32ToLittleEndian, littleEndianToFloat32, sameShape, shapeSize } from "./vectors.js";

@@ -1,91 +1,22 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import type { HeadShape } from "../model/types.js";
 import type { HeadSelection } from "../sav/index.js";
 import { migrate } from "./schema.js";
+import {
+  StoreError,
+  type ClassifierState,
+  type ExampleRecord,
+  type ExampleWithVectors,
+  type NewExample,
+  type NewTask,
+  type TaskListOptions,
+  type TaskRecord,
+  type TaskSummary,
+} from "./types.js";
 import { float32ToLittleEndian, littleEndianToFloat32, shapeSize } from "./vectors.js";
 
 export const DATABASE_FILE = "sav.db";
-
-/** A task as stored. */
-export interface TaskRecord {
-  id: number;
-  name: string;
-  description: string | null;
-  prompt: string;
-  /** The closed label set, or null when any label is accepted. */
-  labels: string[] | null;
-  k: number;
-  selection: HeadSelection;
-  modelId: string;
-  modelFingerprint: string;
-  randomWeights: boolean;
-  shape: HeadShape;
-  /** Bumped on every change to the task's examples; classifiers are keyed by it. */
-  exampleVersion: number;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface NewTask {
-  name: string;
-  description?: string | null;
-  prompt: string;
-  labels?: string[] | null;
-  k: number;
-  selection: HeadSelection;
-  modelId: string;
-  modelFingerprint: string;
-  randomWeights: boolean;
-  shape: HeadShape;
-}
-
-export interface NewExample {
-  label: string;
-  text?: string | null;
-  /** sha256 of each image's bytes, in prompt order. */
-  imageHashes: string[];
-  /** Row-major [layers, heads, headDim] in the task's shape. */
-  vectors: Float32Array;
-}
-
-export interface ExampleRecord {
-  id: number;
-  taskId: number;
-  label: string;
-  text: string | null;
-  imageHashes: string[];
-  modelId: string;
-  modelFingerprint: string;
-  shape: HeadShape;
-  createdAt: string;
-}
-
-export interface ExampleWithVectors extends ExampleRecord {
-  vectors: Float32Array;
-}
-
-export interface TaskSummary extends TaskRecord {
-  exampleCount: number;
-  examplesPerLabel: Record<string, number>;
-}
-
-export interface ClassifierState {
-  exampleVersion: number;
-  state: Uint8Array;
-}
-
-export type StoreErrorCode = "duplicate-name" | "unknown-task" | "unknown-examples" | "shape-mismatch";
-
-export class StoreError extends Error {
-  readonly code: StoreErrorCode;
-  constructor(code: StoreErrorCode, message: string) {
-    super(message);
-    this.name = "StoreError";
-    this.code = code;
-  }
-}
 
 export interface StoreOptions {
   /** Directory holding `sav.db`; created if missing. */
@@ -245,17 +176,26 @@ export class SavStore {
     return (this.db.prepare("SELECT name FROM tasks ORDER BY name").all() as { name: string }[]).map((r) => r.name);
   }
 
-  listTasks(): TaskSummary[] {
+  /** Tasks with example counts in name order; all of them unless paged (names after `afterName`, at most `limit`). */
+  listTasks(options: TaskListOptions = {}): TaskSummary[] {
     const read = this.db.transaction((): TaskSummary[] => {
-      const tasks = (this.db.prepare("SELECT * FROM tasks ORDER BY name").all() as TaskRow[]).map(taskFromRow);
+      const rows = this.db
+        .prepare("SELECT * FROM tasks WHERE name > ? ORDER BY name LIMIT ?")
+        .all(options.afterName ?? "", options.limit ?? -1) as TaskRow[];
+      const tasks = rows.map(taskFromRow);
+      if (tasks.length === 0) return [];
       const counts = this.db
-        .prepare("SELECT task_id, label, COUNT(*) AS n FROM examples GROUP BY task_id, label ORDER BY label")
-        .all() as { task_id: number; label: string; n: number }[];
+        .prepare(
+          `SELECT task_id, label, COUNT(*) AS n FROM examples WHERE task_id IN (${tasks.map(() => "?").join(", ")})
+           GROUP BY task_id, label ORDER BY label`,
+        )
+        .all(...tasks.map((t) => t.id)) as { task_id: number; label: string; n: number }[];
+      const byTask = new Map<number, { task_id: number; label: string; n: number }[]>();
+      for (const c of counts) byTask.set(c.task_id, [...(byTask.get(c.task_id) ?? []), c]);
       return tasks.map((task) => {
         const examplesPerLabel: Record<string, number> = {};
         let exampleCount = 0;
-        for (const c of counts) {
-          if (c.task_id !== task.id) continue;
+        for (const c of byTask.get(task.id) ?? []) {
           examplesPerLabel[c.label] = c.n;
           exampleCount += c.n;
         }

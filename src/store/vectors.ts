@@ -34,3 +34,8 @@ export function littleEndianToFloat32(bytes: Uint8Array): Float32Array {
   }
   return values;
 }
+
+/** The one definition of "same head shape": layers, heads per layer and values per head all equal. */
+export function sameShape(a: HeadShape, b: HeadShape): boolean {
+  return a.layers === b.layers && a.heads === b.heads && a.headDim === b.headDim;
+}

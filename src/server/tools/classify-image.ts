@@ -1,61 +1,13 @@
-import { z } from "zod";
-import { imageSourceSchema } from "../image-source.js";
-import { taskRefSchema, votesSchema } from "../schemas.js";
+import { classifyInputSchema, classifyOutputSchema } from "../schemas/classify.js";
 import { callContext, runTool, type ToolDeps } from "./shared.js";
+
+export { classifyOutputSchema } from "../schemas/classify.js";
 
 export const CLASSIFY_IMAGE = "classify_image";
 
-export const classifyOutputSchema = z.object({
-  task: z.string().describe("Task name"),
-  model: z.string().describe("Model id that read the images"),
-  heads: z.number().int().describe("Number of heads that voted (k)"),
-  exampleVersion: z.number().int().describe("The task's example version the classifier was built from"),
-  results: z
-    .array(
-      z.object({
-        index: z.number().int().describe("Position of the image in the request, from 0"),
-        image: z.string().describe("Where the image came from (path, URL without query, or base64 size)"),
-        label: z.string().describe("The predicted label: the one most heads voted for"),
-        share: z.number().describe("Votes for the predicted label divided by the number of voting heads (0..1); a rough confidence"),
-        votes: votesSchema,
-        heads: z
-          .array(
-            z.object({
-              layer: z.number().int().describe("Decoder layer of the head, from 0"),
-              head: z.number().int().describe("Head index within the layer, from 0"),
-              vote: z.string().describe("The label this head voted for"),
-              similarity: z.number().describe("Cosine similarity between the image's head vector and the voted label's centroid"),
-            }),
-          )
-          .optional()
-          .describe("Per-head votes, best-ranked head first (only with detail: true)"),
-      }),
-    )
-    .describe("One entry per image, in request order"),
-  note: z.string().optional().describe("Caveat, e.g. that the model has random weights"),
-});
-
 /** Registers classify_image: labels one image or a batch with a task's classifier. */
 export function registerClassifyImage({ server, service, config }: ToolDeps): void {
-  const { maxBatchImages } = config.limits;
-  const inputSchema = z.object({
-    task: taskRefSchema,
-    image: imageSourceSchema
-      .optional()
-      .describe('The image to classify: {"path": ...}, {"url": ...} or {"data": base64 or data URI}. Give this or `images`.'),
-    images: z
-      .array(imageSourceSchema)
-      .min(1)
-      .max(maxBatchImages, `At most ${maxBatchImages} images per classify_image call; split the batch into several calls.`)
-      .optional()
-      .describe(`A batch of up to ${maxBatchImages} images, each classified on its own; results keep this order. Give this or \`image\`.`),
-    text: z
-      .string()
-      .max(20_000)
-      .optional()
-      .describe("Text for the prompt's {text} placeholder (required when the task's prompt has one), used for every image of the call."),
-    detail: z.boolean().optional().describe("true: also return each voting head's layer, head, vote and similarity (default false)."),
-  });
+  const inputSchema = classifyInputSchema(config.limits);
   server.registerTool(
     CLASSIFY_IMAGE,
     {

@@ -1,51 +1,11 @@
-import { z } from "zod";
-import { labelSchema, taskNameSchema, taskOutputSchema } from "../schemas.js";
-import { DEFAULT_HEADS } from "../sav-service.js";
+import { taskOutputSchema } from "../schemas.js";
+import { createTaskInputSchema } from "../schemas/tasks.js";
 import { callContext, runTool, type ToolDeps } from "./shared.js";
 
 export const CREATE_SAV_TASK = "create_sav_task";
 
 /** Registers create_sav_task: defines a new few-shot classification task. */
 export function registerCreateSavTask({ server, service }: ToolDeps): void {
-  const inputSchema = z.object({
-    name: taskNameSchema.describe(
-      "Unique name of the new task, used as `task` in every other tool (1-64 letters, digits, '.', '_', '-'), e.g. 'kid-safe'.",
-    ),
-    prompt: z
-      .string()
-      .trim()
-      .min(1, "The prompt cannot be empty: give the question asked with each image.")
-      .max(4000, "The prompt is at most 4000 characters.")
-      .describe(
-        "The question the model reads after each image, phrased like a question to a person, e.g. 'Is this image safe to show to children? Answer yes or no.' " +
-          "Put {text} where each example's or query's own text goes (an instruction, a claim, a caption), e.g. 'Claim: {text}. Does the image support the claim? Answer yes or no.'",
-      ),
-    description: z.string().max(2000).optional().describe("Optional free-text description of what the task is for."),
-    labels: z
-      .array(labelSchema)
-      .min(2, "A closed label set needs at least two labels; omit `labels` to accept any label.")
-      .max(100)
-      .optional()
-      .describe("Optional closed label set, e.g. ['safe', 'unsafe']; add_examples then refuses other labels. Omit to accept any label."),
-    heads: z
-      .number()
-      .int()
-      .min(1)
-      .max(4096)
-      .optional()
-      .describe(`k: how many of the most discriminative attention heads vote (default ${DEFAULT_HEADS}, as in the SAV paper).`),
-    selection: z
-      .enum(["in-sample", "leave-one-out"])
-      .optional()
-      .describe(
-        "How heads are scored on the examples: 'in-sample' (default, as in the SAV paper) or 'leave-one-out' (each example scored without itself; stricter, needs 2+ examples per label).",
-      ),
-    model: z
-      .string()
-      .optional()
-      .describe("Model id (see list_models). Default: the server's default model. 'tiny-smolvlm' is a random-weight test model."),
-  });
-
   server.registerTool(
     CREATE_SAV_TASK,
     {
@@ -55,7 +15,7 @@ export function registerCreateSavTask({ server, service }: ToolDeps): void {
         "optionally a closed set of labels, and the vision-language model whose attention heads become the features. " +
         "Then add labelled images with add_examples (2+ labels, ideally 5-20 images each), and classify new images with classify_image; " +
         "check accuracy with evaluate_task. Fails if the name is taken (use list_tasks) or the model is not installed (the error gives the install command).",
-      inputSchema,
+      inputSchema: createTaskInputSchema,
       outputSchema: taskOutputSchema,
       annotations: {
         title: "Create a few-shot image classification task",

@@ -1,5 +1,4 @@
-import { z } from "zod";
-import { taskRefSchema } from "../schemas.js";
+import { deleteTaskInputSchema, deleteTaskOutputSchema } from "../schemas/tasks.js";
 import { runTool, type ToolDeps } from "./shared.js";
 
 export const DELETE_TASK = "delete_task";
@@ -13,11 +12,8 @@ export function registerDeleteTask({ server, service }: ToolDeps): void {
       description:
         "Permanently delete a task, its stored examples and its classifier. This cannot be undone; export_task first to keep a copy. " +
         "Use remove_examples instead to drop only some examples.",
-      inputSchema: z.object({ task: taskRefSchema }),
-      outputSchema: z.object({
-        deleted: z.string().describe("Name of the deleted task"),
-        examplesRemoved: z.number().int().describe("Examples deleted with it"),
-      }),
+      inputSchema: deleteTaskInputSchema,
+      outputSchema: deleteTaskOutputSchema,
       annotations: {
         title: "Delete a task and all its examples",
         readOnlyHint: false,

@@ -1,5 +1,4 @@
-import { z } from "zod";
-import { taskNameSchema, taskOutputSchema } from "../schemas.js";
+import { importTaskInputSchema, importTaskOutputSchema } from "../schemas/transfer.js";
 import { callContext, runTool, type ToolDeps } from "./shared.js";
 
 export const IMPORT_TASK = "import_task";
@@ -13,11 +12,8 @@ export function registerImportTask({ server, service }: ToolDeps): void {
       description:
         "Create a task from a file written by export_task (format in docs/task-format.md), with all its examples, ready to classify without the original images. " +
         "Refused when the file was made with different model files (fingerprint mismatch) or the name exists (pass `name` to rename). The path must be inside the allowed directories.",
-      inputSchema: z.object({
-        path: z.string().min(1).describe("The exported task file."),
-        name: taskNameSchema.optional().describe("Name for the imported task (default: the name in the file)."),
-      }),
-      outputSchema: taskOutputSchema.extend({ importedFrom: z.string().describe("Absolute path of the file read") }),
+      inputSchema: importTaskInputSchema,
+      outputSchema: importTaskOutputSchema,
       annotations: {
         title: "Import a task from an exported file",
         readOnlyHint: false,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { taskOutputSchema } from "../schemas.js";
+import { listTasksOutputSchema } from "../schemas/tasks.js";
 import { runTool, type ToolDeps } from "./shared.js";
 
 export const LIST_TASKS = "list_tasks";
@@ -14,11 +14,9 @@ export function registerListTasks({ server, service }: ToolDeps): void {
         "List every stored task with its prompt, labels, model and examples per label, and whether it is ready to classify. " +
         "Use it to find the name to pass as `task`, or to check whether a suitable task already exists before create_sav_task.",
       inputSchema: z.object({}),
-      outputSchema: z.object({
-        tasks: z.array(taskOutputSchema).describe("All tasks, sorted by name"),
-      }),
+      outputSchema: listTasksOutputSchema,
       annotations: { title: "List classification tasks", readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async () => runTool(() => ({ tasks: service.listTasks() })),
+    async () => runTool(async () => ({ tasks: await service.listTasks() })),
   );
 }

@@ -1,0 +1,75 @@
+import { SavStore } from "./store.js";
+import type {
+  ClassifierState,
+  ExampleRecord,
+  ExampleWithVectors,
+  NewExample,
+  NewTask,
+  RemoveWhich,
+  TaskListOptions,
+  TaskRecord,
+  TaskStore,
+  TaskSummary,
+} from "./types.js";
+
+/**
+ * The SQLite store behind the promise-returning TaskStore interface. SQLite calls are synchronous and
+ * each is already one transaction, so every method just resolves with (or rejects with) the sync result.
+ */
+export class SqliteTaskStore implements TaskStore {
+  constructor(readonly sqlite: SavStore) {}
+
+  async createTask(task: NewTask): Promise<TaskRecord> {
+    return this.sqlite.createTask(task);
+  }
+  async createTaskWithExamples(task: NewTask, examples: NewExample[]): Promise<TaskRecord> {
+    return this.sqlite.createTaskWithExamples(task, examples);
+  }
+  async getTask(name: string): Promise<TaskRecord | undefined> {
+    return this.sqlite.getTask(name);
+  }
+  async getTaskById(id: number): Promise<TaskRecord | undefined> {
+    return this.sqlite.getTaskById(id);
+  }
+  async taskNames(): Promise<string[]> {
+    return this.sqlite.taskNames();
+  }
+  async listTasks(options?: TaskListOptions): Promise<TaskSummary[]> {
+    return this.sqlite.listTasks(options);
+  }
+  async labelCounts(taskId: number): Promise<Record<string, number>> {
+    return this.sqlite.labelCounts(taskId);
+  }
+  async deleteTask(name: string): Promise<boolean> {
+    return this.sqlite.deleteTask(name);
+  }
+  async addExamples(taskId: number, examples: NewExample[]): Promise<{ ids: number[]; task: TaskRecord }> {
+    return this.sqlite.addExamples(taskId, examples);
+  }
+  async removeExamples(taskId: number, which: RemoveWhich): Promise<{ removed: number[]; task: TaskRecord }> {
+    return this.sqlite.removeExamples(taskId, which);
+  }
+  async listExamples(taskId: number, options?: { limit?: number; offset?: number }): Promise<ExampleRecord[]> {
+    return this.sqlite.listExamples(taskId, options);
+  }
+  async loadTrainingSet(taskId: number): Promise<{ exampleVersion: number; examples: ExampleWithVectors[] }> {
+    return this.sqlite.loadTrainingSet(taskId);
+  }
+  async exampleVersion(taskId: number): Promise<number | undefined> {
+    return this.sqlite.exampleVersion(taskId);
+  }
+  async getClassifierState(taskId: number): Promise<ClassifierState | undefined> {
+    return this.sqlite.getClassifierState(taskId);
+  }
+  async saveClassifierState(taskId: number, exampleVersion: number, state: Uint8Array): Promise<boolean> {
+    return this.sqlite.saveClassifierState(taskId, exampleVersion, state);
+  }
+  async close(): Promise<void> {
+    this.sqlite.close();
+  }
+}
+
+/** A TaskStore for either kind of argument: the SQLite store is wrapped, any other store is used as it is. */
+export function asTaskStore(store: SavStore | TaskStore): TaskStore {
+  return store instanceof SavStore ? new SqliteTaskStore(store) : store;
+}
