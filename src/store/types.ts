@@ -74,7 +74,8 @@ export interface ClassifierState {
   state: Uint8Array;
 }
 
-export type StoreErrorCode = "duplicate-name" | "unknown-task" | "unknown-examples" | "shape-mismatch";
+/** "unavailable": a networked store cannot be reached or is closing; the call changed nothing and may be retried. */
+export type StoreErrorCode = "duplicate-name" | "unknown-task" | "unknown-examples" | "shape-mismatch" | "unavailable";
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;
