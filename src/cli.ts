@@ -11,7 +11,7 @@ import { parseListenAddress } from "./server/http/listen-address.js";
 import { serveHttp, shutdownOnSignals } from "./server/http/serve-http.js";
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from "./server/http/http-server.js";
 import { createModelProvider } from "./server/model-provider.js";
-import { SavStore } from "./store/index.js";
+import { openTaskStore, type TaskStore } from "./store/index.js";
 import { PACKAGE_VERSION } from "./server/version.js";
 
 const ENVIRONMENT_HELP = `
@@ -24,6 +24,7 @@ Environment (flags take precedence):
   SAV_ALLOW_PRIVATE_URLS  1 = allow image URLs on loopback/private/link-local addresses (default refused)
   SAV_AUTO_PULL           1 = download a missing model inside a tool call instead of failing with the install command
   HF_ENDPOINT, HF_TOKEN   model hub address and token for 'models pull'
+  SAV_STORE_URL           postgres://user@host/db: keep tasks in PostgreSQL (replicas share it) instead of SQLite in SAV_DATA_DIR
   SAV_AUTH_TOKENS         HTTP bearer tokens 'tenant:token,tenant2:token2' (required for a non-loopback --http bind)
   SAV_AUTH_TOKENS_FILE    a file of 'tenant:sha256:HEX' lines (HEX = printf %s "$TOKEN" | sha256sum)
   SAV_JWT_ISSUER          accept JWT access tokens from this issuer (also SAV_JWT_JWKS_URL, SAV_JWT_AUDIENCE, SAV_JWT_TENANT_CLAIM)
@@ -93,9 +94,9 @@ async function serveOverHttp(options: ServeOptions & { http: string }): Promise<
   const config = configFrom(options);
   const listen = parseListenAddress(options.http);
   const models = createModelProvider({ config, runner: options.threads ? { threads: options.threads } : undefined });
-  const store = new SavStore({ dataDir: config.dataDir });
+  const store = await openTaskStore({ dataDir: config.dataDir, storeUrl: process.env.SAV_STORE_URL });
   const closeServices = async () => {
-    store.close();
+    await store.close();
     await models.close();
   };
   try {
@@ -121,7 +122,13 @@ async function serve(options: ServeOptions): Promise<void> {
   if (options.http !== undefined) return serveOverHttp({ ...options, http: options.http });
   const config = configFrom(options);
   const models = createModelProvider({ config, runner: options.threads ? { threads: options.threads } : undefined });
-  const { server, close } = createSavServer({ config, models });
+  const sharedStore: TaskStore | undefined = process.env.SAV_STORE_URL ? await openTaskStore({ dataDir: config.dataDir, storeUrl: process.env.SAV_STORE_URL }) : undefined;
+  const savServer = createSavServer({ config, models, store: sharedStore });
+  const { server } = savServer;
+  const close = async () => {
+    await savServer.close();
+    await sharedStore?.close();
+  };
 
   let stopping = false;
   const shutdown = async (reason: string) => {

@@ -1,5 +1,5 @@
 import type { SavConfig } from "../../config.js";
-import { ClassifierCache, DEFAULT_CLASSIFIER_CACHE_BYTES, type SavStore } from "../../store/index.js";
+import { ClassifierCache, DEFAULT_CLASSIFIER_CACHE_BYTES, type TaskStore } from "../../store/index.js";
 import { createSavServer } from "../create-server.js";
 import type { ModelProvider } from "../models.js";
 import type { AuthSettings } from "./auth.js";
@@ -25,7 +25,7 @@ export function authFromEnv(env: NodeJS.ProcessEnv, resourceUrl: string): AuthSe
 export interface ServeHttpDeps {
   config: SavConfig;
   models: ModelProvider;
-  store: SavStore;
+  store: TaskStore;
   env: NodeJS.ProcessEnv;
   log: (message: string) => void;
 }
@@ -54,7 +54,7 @@ export async function serveHttp(settings: HttpServeSettings, deps: ServeHttpDeps
     createServer: () => createSavServer({ config, models, store, classifiers, useClientRoots: false }),
     readiness: {
       store: async () => {
-        store.exampleVersion(0);
+        await store.exampleVersion(0);
       },
       model: async () => {
         await defaultModel;
