@@ -3,17 +3,17 @@ import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { SavConfig, SavLimits } from "../../src/config.js";
-import { createSavServer } from "../../src/server/create-server.js";
 import type { AuthSettings } from "../../src/server/http/auth.js";
 import { startHttpServer, type HttpServerOptions, type RunningHttpServer } from "../../src/server/http/http-server.js";
 import type { ModelProvider } from "../../src/server/models.js";
-import { ClassifierCache, SavStore } from "../../src/store/index.js";
+import { tenantServerFactory } from "../../src/server/http/serve-http.js";
+import { ClassifierCache, SavStore, SqliteTaskStore, type TaskStore } from "../../src/store/index.js";
 import { testConfig, testModels } from "./mcp-harness.js";
 
 export interface HttpHarness {
   running: RunningHttpServer;
   config: SavConfig;
-  store: SavStore;
+  store: TaskStore;
   models: ModelProvider;
   /** A client connected over loopback HTTP, optionally with a bearer token. */
   connect(token?: string): Promise<{ client: Client; transport: StreamableHTTPClientTransport }>;
@@ -26,6 +26,9 @@ export interface HttpHarnessOptions extends Partial<Omit<HttpServerOptions, "cre
   auth?: AuthSettings;
   limits?: Partial<SavLimits>;
   models?: ModelProvider;
+  /** Another store (PostgreSQL) instead of SQLite in dir/data; the caller closes it. */
+  store?: TaskStore;
+  tenantDirs?: Map<string, string[]>;
 }
 
 /** An in-process HTTP server on 127.0.0.1 (a free port) over a test store and the real tiny model. */
@@ -34,7 +37,7 @@ export async function startHttpHarness(options: HttpHarnessOptions): Promise<Htt
   fs.mkdirSync(modelsDir, { recursive: true });
   const config = testConfig({ dataDir: path.join(options.dir, "data"), modelsDir, allowedDirs: options.allowedDirs ?? [options.dir], limits: options.limits });
   const models = options.models ?? testModels(config);
-  const store = new SavStore({ dataDir: config.dataDir });
+  const store = options.store ?? new SqliteTaskStore(new SavStore({ dataDir: config.dataDir }));
   const classifiers = new ClassifierCache(store);
   const clients: Client[] = [];
   const running = await startHttpServer({
@@ -43,7 +46,7 @@ export async function startHttpHarness(options: HttpHarnessOptions): Promise<Htt
     limits: config.limits,
     auth: options.auth ?? { tokens: [] },
     log: () => undefined,
-    createServer: () => createSavServer({ config, models, store, classifiers, useClientRoots: false }),
+    createServer: tenantServerFactory({ config, models, store, classifiers, tenantDirs: options.tenantDirs ?? new Map() }),
   });
   return {
     running,
@@ -62,7 +65,7 @@ export async function startHttpHarness(options: HttpHarnessOptions): Promise<Htt
     async close() {
       await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
       await running.shutdown(0);
-      store.close();
+      if (!options.store) await store.close();
       if (!options.models) await models.close();
     },
   };

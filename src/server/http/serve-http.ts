@@ -6,6 +6,9 @@ import type { AuthSettings } from "./auth.js";
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS, startHttpServer, type RunningHttpServer } from "./http-server.js";
 import { jwtOptionsFromEnv } from "./jwt.js";
 import type { ListenAddress } from "./listen-address.js";
+import type { SessionFactory } from "./mcp-endpoint.js";
+import { parseTenantDirs, tenantAllowedDirs } from "./tenant-dirs.js";
+import { TenantTaskStore } from "./tenant-store.js";
 import { loadTokens } from "./tokens.js";
 
 export interface HttpServeSettings {
@@ -51,7 +54,7 @@ export async function serveHttp(settings: HttpServeSettings, deps: ServeHttpDeps
     limits: config.limits,
     auth,
     log: deps.log,
-    createServer: () => createSavServer({ config, models, store, classifiers, useClientRoots: false }),
+    createServer: tenantServerFactory({ config, models, store, classifiers, tenantDirs: parseTenantDirs(deps.env.SAV_TENANT_DIRS) }),
     readiness: {
       store: async () => {
         await store.exampleVersion(0);
@@ -61,6 +64,27 @@ export async function serveHttp(settings: HttpServeSettings, deps: ServeHttpDeps
       },
     },
   });
+}
+
+/**
+ * A session's MCP server for a tenant: its own view of the store (only its tasks) and its own allowed
+ * directories, over the shared store, model provider and classifier cache.
+ */
+export function tenantServerFactory(shared: {
+  config: SavConfig;
+  models: ModelProvider;
+  store: TaskStore;
+  classifiers: ClassifierCache;
+  tenantDirs: Map<string, string[]>;
+}): SessionFactory {
+  return ({ tenant }) =>
+    createSavServer({
+      config: { ...shared.config, allowedDirs: tenantAllowedDirs(shared.config.allowedDirs, tenant, shared.tenantDirs) },
+      models: shared.models,
+      store: new TenantTaskStore(shared.store, tenant),
+      classifiers: shared.classifiers,
+      useClientRoots: false,
+    });
 }
 
 /** SIGTERM/SIGINT: drain, cancel what is left at the deadline, then close the store and the models. */

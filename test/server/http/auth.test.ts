@@ -48,13 +48,13 @@ describe("an HTTP server with auth", () => {
   let harness: HttpHarness;
   let jwks: http.Server;
   let issuer: string;
-  let privateKey: CryptoKey;
+  let privateKey: Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
 
   beforeAll(async () => {
     temp = makeTempDir();
     // A local issuer: its JWKS served on loopback, as an authorization server would publish it.
     const keys = await generateKeyPair("ES256");
-    privateKey = keys.privateKey as CryptoKey;
+    privateKey = keys.privateKey;
     const publicJwk = { ...(await exportJWK(keys.publicKey)), kid: "test-key", alg: "ES256", use: "sig" };
     jwks = http.createServer((_req, res) => {
       res.setHeader("content-type", "application/json");

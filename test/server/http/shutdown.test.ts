@@ -52,8 +52,8 @@ describe("graceful shutdown", () => {
       const result = (await inFlight) as CallToolResult;
       expect(result.isError).toBeFalsy();
       expect(await stopping).toEqual({ finished: 1, cancelled: 0 });
-      const task = harness.store.getTask("drain")!;
-      expect(Object.values(harness.store.labelCounts(task.id)).reduce((a, b) => a + b, 0)).toBe(4);
+      const task = (await harness.store.getTask("drain"))!;
+      expect(Object.values(await harness.store.labelCounts(task.id)).reduce((a, b) => a + b, 0)).toBe(4);
     } finally {
       await harness.close();
       await models.close();
