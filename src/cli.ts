@@ -10,6 +10,7 @@ import { runDemo } from "./server/demo.js";
 import { parseListenAddress } from "./server/http/listen-address.js";
 import { serveHttp, shutdownOnSignals } from "./server/http/serve-http.js";
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from "./server/http/http-server.js";
+import { DEFAULT_MAX_CALLS_PER_TENANT } from "./server/http/mcp-endpoint.js";
 import { createModelProvider } from "./server/model-provider.js";
 import { openTaskStore, type TaskStore } from "./store/index.js";
 import { PACKAGE_VERSION } from "./server/version.js";
@@ -54,6 +55,7 @@ interface ServeOptions extends GlobalOptions {
   corsOrigin?: string[];
   publicUrl?: string;
   shutdownTimeout?: number;
+  tenantConcurrency?: number;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -108,6 +110,7 @@ async function serveOverHttp(options: ServeOptions & { http: string }): Promise<
         corsOrigins: options.corsOrigin ?? [],
         publicUrl: options.publicUrl,
         shutdownTimeoutMs: options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
+        maxCallsPerTenant: options.tenantConcurrency,
       },
       { config, models, store, env: process.env, log },
     );
@@ -185,6 +188,7 @@ export function buildProgram(): Command {
     .option("--cors-origin <origin>", "allow browser requests from this origin (repeatable; CORS is off by default)", collect)
     .option("--public-url <url>", "the URL clients reach the server at, when behind a proxy (auth metadata, JWT audience)")
     .option("--shutdown-timeout <ms>", `on SIGTERM/SIGINT, how long in-flight calls may finish (default ${DEFAULT_SHUTDOWN_TIMEOUT_MS})`, nonNegativeInteger)
+    .option("--tenant-concurrency <n>", `most tool calls one tenant may run at once over HTTP (default ${DEFAULT_MAX_CALLS_PER_TENANT})`, positiveInteger)
     .addHelpText("after", ENVIRONMENT_HELP)
     .action(async (_options: ServeOptions, command: Command) => {
       await serve(command.optsWithGlobals<ServeOptions>());

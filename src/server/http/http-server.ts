@@ -5,7 +5,7 @@ import type { SavLimits } from "../../config.js";
 import { authConfigured, bearerAuth, PROTECTED_RESOURCE_METADATA_PATH, protectedResourceMetadata, type AuthSettings } from "./auth.js";
 import { bodyErrorHandler, hostGuard, maxRequestBodyBytes, originGuard, sendJsonRpcError } from "./guards.js";
 import { isLoopbackHost, MCP_PATH, urlHost, type ListenAddress } from "./listen-address.js";
-import { McpEndpoint, type SessionFactory } from "./mcp-endpoint.js";
+import { DEFAULT_MAX_CALLS_PER_TENANT, McpEndpoint, type SessionFactory } from "./mcp-endpoint.js";
 import { readinessHandler, type ReadinessCheck } from "./readiness.js";
 import { DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_IDLE_MS, SessionRegistry } from "./sessions.js";
 
@@ -30,6 +30,8 @@ export interface HttpServerOptions {
   readiness?: Record<string, ReadinessCheck>;
   maxSessions?: number;
   sessionIdleMs?: number;
+  /** Most tool calls one tenant may have running at once (default DEFAULT_MAX_CALLS_PER_TENANT). */
+  maxCallsPerTenant?: number;
   log?: (message: string) => void;
 }
 
@@ -69,7 +71,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
 
   let draining = false;
   const sessions = new SessionRegistry(options.maxSessions ?? DEFAULT_MAX_SESSIONS, options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS);
-  const endpoint = new McpEndpoint({ createServer: options.createServer, stateless: options.stateless ?? false, sessions, draining: () => draining });
+  const endpoint = new McpEndpoint({
+    createServer: options.createServer,
+    stateless: options.stateless ?? false,
+    sessions,
+    draining: () => draining,
+    maxCallsPerTenant: options.maxCallsPerTenant ?? DEFAULT_MAX_CALLS_PER_TENANT,
+  });
   const bodyLimit = maxRequestBodyBytes(options.limits);
 
   const app = express();

@@ -18,6 +18,16 @@ export interface McpEndpointOptions {
   sessions: SessionRegistry;
   /** True once shutdown began: new calls are refused, in-flight ones finish. */
   draining: () => boolean;
+  /** Most tool calls one tenant may have running at once, over all its sessions. */
+  maxCallsPerTenant: number;
+}
+
+export const DEFAULT_MAX_CALLS_PER_TENANT = 4;
+
+/** The ids of the tools/call requests in a POST body. */
+function toolCallIds(body: unknown): (string | number)[] {
+  const messages = Array.isArray(body) ? body : [body];
+  return messages.filter((m) => isJSONRPCRequest(m) && m.method === "tools/call").map((m) => (m as { id: string | number }).id);
 }
 
 /** POSTs carrying at least one request (not only notifications or responses) are calls to wait for on shutdown. */
@@ -40,6 +50,8 @@ function sessionIdOf(req: Request): string | undefined {
  */
 export class McpEndpoint {
   readonly inFlight = new Set<Response>();
+  /** Running tool calls per tenant ("" without auth). */
+  private readonly callsByTenant = new Map<string, number>();
   /** Servers made for single stateless requests, closed when their response ends. */
   private readonly requestServers = new Set<SavServer>();
 
@@ -59,10 +71,33 @@ export class McpEndpoint {
     await Promise.all([...this.requestServers].map((s) => s.close().catch(() => undefined)));
   }
 
-  private track(req: Request, res: Response): void {
-    if (!carriesRequests(req.body)) return;
+  /**
+   * Counts the request as in flight (and its tool calls against the tenant's limit) until its response
+   * ends. Returns false, having answered each tool call with an isError result, when the tenant is at its limit.
+   */
+  private track(req: Request, res: Response): boolean {
+    if (!carriesRequests(req.body)) return true;
+    const key = tenantOf(req.auth) ?? "";
+    const calls = toolCallIds(req.body);
+    const running = this.callsByTenant.get(key) ?? 0;
+    if (calls.length > 0 && running + calls.length > this.options.maxCallsPerTenant) {
+      const limit = this.options.maxCallsPerTenant;
+      const text =
+        `Too many tool calls at once: ${limit} may run at a time per tenant and ${running} are running. ` +
+        "Wait for one to finish, then retry; batch images into one classify_image or add_examples call instead of parallel calls.";
+      const answers = calls.map((id) => ({ jsonrpc: "2.0", id, result: { content: [{ type: "text", text }], isError: true } }));
+      res.status(200).json(Array.isArray(req.body) ? answers : answers[0]);
+      return false;
+    }
+    this.callsByTenant.set(key, running + calls.length);
     this.inFlight.add(res);
-    res.on("close", () => this.inFlight.delete(res));
+    res.on("close", () => {
+      this.inFlight.delete(res);
+      const left = (this.callsByTenant.get(key) ?? calls.length) - calls.length;
+      if (left > 0) this.callsByTenant.set(key, left);
+      else this.callsByTenant.delete(key);
+    });
+    return true;
   }
 
   private async post(req: Request, res: Response): Promise<void> {
@@ -82,7 +117,7 @@ export class McpEndpoint {
         sendJsonRpcError(res, 404, "Session not found: it expired or the server restarted. Initialize a new session.");
         return;
       }
-      this.track(req, res);
+      if (!this.track(req, res)) return;
       await session.transport.handleRequest(req, res, req.body);
       return;
     }
@@ -121,7 +156,7 @@ export class McpEndpoint {
       void savServer.close().catch(() => undefined);
     });
     await savServer.server.connect(transport);
-    this.track(req, res);
+    if (!this.track(req, res)) return;
     await transport.handleRequest(req, res, req.body);
   }
 

@@ -18,6 +18,7 @@ export interface HttpServeSettings {
   corsOrigins: string[];
   publicUrl?: string;
   shutdownTimeoutMs: number;
+  maxCallsPerTenant?: number;
 }
 
 /** Auth from SAV_AUTH_TOKENS / SAV_AUTH_TOKENS_FILE / SAV_JWT_*; the JWT audience defaults to the resource URL. */
@@ -51,6 +52,7 @@ export async function serveHttp(settings: HttpServeSettings, deps: ServeHttpDeps
     allowedHosts: settings.allowedHosts,
     corsOrigins: settings.corsOrigins,
     publicUrl: settings.publicUrl,
+    maxCallsPerTenant: settings.maxCallsPerTenant,
     limits: config.limits,
     auth,
     log: deps.log,
