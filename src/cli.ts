@@ -2,6 +2,7 @@
 import path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { generatedModels } from "./generated-models.js";
 import { loadConfig, TINY_MODEL_ID, type SavConfig } from "./config.js";
 import { listModels } from "./model/registry/index.js";
 import { registerModelsCommand } from "./model/registry/cli.js";
@@ -149,7 +150,9 @@ async function serve(options: ServeOptions): Promise<void> {
   await server.connect(new StdioServerTransport());
   log(`serving MCP on stdio (version ${PACKAGE_VERSION}); data ${config.dataDir}; allowed image dirs ${config.allowedDirs.join(", ")}`);
   try {
-    const listing = (await listModels({ modelsDir: config.modelsDir, modelDir: config.modelDir, defaultModel: config.defaultModel })).find(
+    const listing = (
+      await listModels({ modelsDir: config.modelsDir, modelDir: config.modelDir, defaultModel: config.defaultModel, generators: generatedModels() })
+    ).find(
       (m) => m.id === config.defaultModel,
     );
     if (listing && !listing.installed && listing.installCommand) {
@@ -211,7 +214,7 @@ export function buildProgram(): Command {
       });
     });
 
-  registerModelsCommand(program);
+  registerModelsCommand(program, generatedModels());
   return program;
 }
 

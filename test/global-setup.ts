@@ -1,4 +1,4 @@
-import { defaultTinyModelDir, ensureTinyModel } from "../src/tiny/index.js";
+import { defaultTinyModelDir, ensureTinyModel } from "../src/model/families/idefics3/tiny/index.js";
 
 /**
  * Generates models/tiny-smolvlm (tiny preset, seed 1, fp32 + q4 + int8) once per test run when it is

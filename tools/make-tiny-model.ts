@@ -9,9 +9,9 @@
  */
 import path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
-import { ALL_VARIANTS, generateModel, type TinyPreset, type TinyVariant } from "../src/tiny/index.js";
-import { packageRoot } from "../src/tiny/paths.js";
-import { isPreset } from "../src/tiny/presets.js";
+import { ALL_VARIANTS, generateModel, type TinyPreset, type TinyVariant } from "../src/model/families/idefics3/tiny/index.js";
+import { packageRoot } from "../src/model/package-root.js";
+import { isPreset } from "../src/model/families/idefics3/tiny/presets.js";
 
 function parsePreset(value: string): TinyPreset {
   if (!isPreset(value)) throw new InvalidArgumentError("expected tiny or smolvlm-256m");

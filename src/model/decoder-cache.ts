@@ -1,11 +1,25 @@
-import { constants } from "node:fs";
+import { constants, existsSync, readFileSync } from "node:fs";
 import { access, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { decodeModel, editDecoder, encodeModel, referenceWeightsInPlace, type DecoderEditOptions } from "./graph.js";
+import { fileURLToPath } from "node:url";
+import { decodeModel, editDecoder, encodeModel, GraphEditError, referenceWeightsInPlace, type DecoderEditOptions } from "./graph.js";
+import { onnx, type Onnx } from "./onnx-proto.js";
 import { sha256File, sha256Hex } from "./file-hash.js";
 
-/** Bump when the edit changes, so stale edited graphs are not reused. */
-const EDIT_VERSION = "1";
+/**
+ * The editor's own code (graph.ts and this module, as built), so that any change to how graphs are edited
+ * yields new cached graphs instead of reusing ones an earlier editor made.
+ */
+export const EDITOR_CODE_HASH: string = (() => {
+  const sources = ["graph", "decoder-cache"].map((name) => {
+    for (const extension of [".js", ".ts"]) {
+      const file = fileURLToPath(new URL(`./${name}${extension}`, import.meta.url));
+      if (existsSync(file)) return readFileSync(file);
+    }
+    throw new Error(`cannot find the decoder editor's source ${name} beside ${fileURLToPath(import.meta.url)}`);
+  });
+  return sha256Hex(...sources.map((bytes) => bytes.toString("utf8")));
+})();
 
 export interface PreparedDecoder {
   /** The edited graph on disk (beside its source, reading the source's weights in place)… */
@@ -28,13 +42,14 @@ async function writable(dir: string): Promise<boolean> {
  * The decoder edited to output head vectors, cached on disk keyed by the source file's sha256 and the
  * edit options. The cached file holds only the graph: its weights stay in the source file.
  */
-export async function prepareDecoder(source: string, options: DecoderEditOptions): Promise<PreparedDecoder> {
+export async function prepareDecoder(source: string, options: DecoderEditOptions, editorHash = EDITOR_CODE_HASH): Promise<PreparedDecoder> {
   const sourceHash = await sha256File(source);
   const dir = path.dirname(source);
   const base = path.basename(source, ".onnx");
-  // The name carries the source's hash, so graphs edited from an earlier version of the file can be found and removed.
-  const sourcePrefix = `${base}.sav-${sourceHash.slice(0, 16)}-`;
-  const target = path.join(dir, `${sourcePrefix}${sha256Hex(EDIT_VERSION, JSON.stringify(options)).slice(0, 8)}.onnx`);
+  // The name carries the source's and the editor's hashes, so graphs edited from an earlier version of either are removed.
+  const sourcePrefix = `${base}.sav-${sourceHash.slice(0, 16)}-${editorHash.slice(0, 8)}-`;
+  const optionsKey = JSON.stringify({ ...options, oProjPattern: options.oProjPattern?.source });
+  const target = path.join(dir, `${sourcePrefix}${sha256Hex(optionsKey).slice(0, 8)}.onnx`);
   const layers = Math.min(options.keepLayers ?? options.layers, options.layers);
   try {
     await access(target, constants.R_OK);
@@ -44,7 +59,16 @@ export async function prepareDecoder(source: string, options: DecoderEditOptions
   }
   const sourceBytes = await readFile(source);
   const edited = editDecoder(decodeModel(sourceBytes), options);
-  if (!(await writable(dir))) return { bytes: encodeModel(edited.model), layers: edited.layers };
+  if (!(await writable(dir))) {
+    // A graph loaded from memory cannot resolve external-data paths, which are relative to the graph's own file.
+    if (usesExternalData(edited.model)) {
+      throw new GraphEditError(
+        `${dir} is read-only, and ${path.basename(source)} keeps its weights in external data files, so the edited decoder must be written beside it. ` +
+          "Make the directory writable, or copy the model to a writable directory and point --model-dir at it.",
+      );
+    }
+    return { bytes: encodeModel(edited.model), layers: edited.layers };
+  }
   referenceWeightsInPlace(edited.model, sourceBytes, path.basename(source));
   const temporary = `${target}.${process.pid}.tmp`;
   await writeFile(temporary, encodeModel(edited.model));
@@ -59,4 +83,8 @@ async function removeStaleEdits(dir: string, base: string, currentPrefix: string
     (name) => name.startsWith(`${base}.sav-`) && name.endsWith(".onnx") && !name.startsWith(currentPrefix),
   );
   await Promise.all(stale.map((name) => rm(path.join(dir, name), { force: true })));
+}
+
+function usesExternalData(model: Onnx.IModelProto): boolean {
+  return (model.graph?.initializer ?? []).some((tensor) => tensor.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL);
 }

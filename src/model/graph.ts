@@ -26,7 +26,6 @@ export class GraphEditError extends Error {
 /** Name of the single output the edited decoder has: float32 [batch, layers, heads*headDim] at the last position. */
 export const HEAD_VECTORS_OUTPUT = "sav_head_vectors";
 
-const O_PROJ_NAME = /layers\.(\d+)\/self_attn\/o_proj\//;
 const O_PROJ_OPS = new Set(["MatMul", "MatMulNBits", "MatMulBnb4", "MatMulInteger", "Gemm", "FusedMatMul"]);
 
 function attribute(node: Node, name: string): Onnx.IAttributeProto | undefined {
@@ -51,31 +50,44 @@ function weightWidth(graph: Graph, node: Node, opType: string): number | null {
   return dims[0];
 }
 
+/** o_proj node names as torch.onnx.export (`self_attn`) and ORT GenAI's model builder (`attn`) write them. */
+export const DEFAULT_O_PROJ_PATTERN = /layers\.(\d+)\/(?:self_attn|attn)\/o_proj\//;
+
+function producerMap(graph: Graph): Map<string, Node> {
+  const producers = new Map<string, Node>();
+  for (const node of graph.node ?? []) for (const out of node.output ?? []) producers.set(out, node);
+  return producers;
+}
+
+/** The float activation an o_proj node multiplies (for dynamic int8, the DynamicQuantizeLinear's input). */
+function projectionInput(node: Node, producers: Map<string, Node>, where: string): string {
+  let tensor = node.input?.[0] ?? "";
+  if (node.opType === "MatMulInteger") {
+    // Dynamic int8: X → DynamicQuantizeLinear → MatMulInteger; the float activation is the quantizer's input.
+    const quantizer = producers.get(tensor);
+    if (!quantizer || quantizer.opType !== "DynamicQuantizeLinear") {
+      throw new GraphEditError(`${where}: ${node.name ?? "o_proj"} (MatMulInteger) is not fed by DynamicQuantizeLinear; cannot find its float input.`);
+    }
+    tensor = quantizer.input?.[0] ?? "";
+  }
+  return tensor;
+}
+
 /**
  * Finds, for every decoder layer, the tensor that enters o_proj: by node name
  * (`…layers.{i}/self_attn/o_proj/…`, as torch.onnx.export writes it, also after ORT's quantizers
  * renamed the node) and by operator, never by the index of the Reshape that produces it.
  */
-export function findHeadTaps(graph: Graph): HeadTap[] {
-  const producers = new Map<string, Node>();
-  for (const node of graph.node ?? []) for (const out of node.output ?? []) producers.set(out, node);
-
+export function findHeadTaps(graph: Graph, pattern: RegExp = DEFAULT_O_PROJ_PATTERN): HeadTap[] {
+  const producers = producerMap(graph);
   const byLayer = new Map<number, HeadTap>();
   for (const node of graph.node ?? []) {
     const name = node.name ?? "";
-    const match = O_PROJ_NAME.exec(name);
+    const match = pattern.exec(name);
     const opType = node.opType ?? "";
     if (!match || !O_PROJ_OPS.has(opType)) continue;
     const layer = Number(match[1]);
-    let tensor = node.input?.[0] ?? "";
-    if (opType === "MatMulInteger") {
-      // Dynamic int8: X → DynamicQuantizeLinear → MatMulInteger; the float activation is the quantizer's input.
-      const quantizer = producers.get(tensor);
-      if (!quantizer || quantizer.opType !== "DynamicQuantizeLinear") {
-        throw new GraphEditError(`Layer ${layer}: ${name} (MatMulInteger) is not fed by DynamicQuantizeLinear; cannot find its float input.`);
-      }
-      tensor = quantizer.input?.[0] ?? "";
-    }
+    const tensor = projectionInput(node, producers, `Layer ${layer}`);
     if (!tensor) continue;
     const existing = byLayer.get(layer);
     if (existing && existing.tensor !== tensor) {
@@ -84,6 +96,51 @@ export function findHeadTaps(graph: Graph): HeadTap[] {
     byLayer.set(layer, { layer, tensor, node: name, opType, width: weightWidth(graph, node, opType) });
   }
   return [...byLayer.values()].sort((a, b) => a.layer - b.layer);
+}
+
+/** Ops between o_proj's product and the residual Add: a bias, a dequantisation scale, a dtype cast. */
+const PROJECTION_EPILOGUE = new Set(["Add", "Mul", "Cast"]);
+
+/**
+ * For exports whose node names say nothing: walks the residual stream from `inputs_embeds`. Each layer adds
+ * two branches to it, attention first, then the MLP; the attention branch ends in o_proj (a MatMul family op,
+ * possibly followed by a bias, a dequantisation Mul or a Cast), whose input is the per-head attention output.
+ */
+export function findHeadTapsStructurally(graph: Graph, layers: number): HeadTap[] {
+  const producers = producerMap(graph);
+  const consumers = new Map<string, Node[]>();
+  for (const node of graph.node ?? []) for (const input of node.input ?? []) consumers.set(input, [...(consumers.get(input) ?? []), node]);
+  const projectionBehind = (tensor: string): Node | undefined => {
+    for (let node = producers.get(tensor), steps = 0; node && steps < 4; node = producers.get(node.input?.[0] ?? ""), steps++) {
+      if (O_PROJ_OPS.has(node.opType ?? "")) return node;
+      if (!PROJECTION_EPILOGUE.has(node.opType ?? "")) return undefined;
+    }
+    return undefined;
+  };
+  /** The residual Add that takes `stream` and a branch ending in a projection. */
+  const residualStep = (stream: string): { sum: string; projection: Node } | undefined => {
+    for (const add of (consumers.get(stream) ?? []).filter((n) => n.opType === "Add")) {
+      const other = (add.input ?? []).find((name) => name !== stream);
+      const projection = other ? projectionBehind(other) : undefined;
+      if (projection && add.output?.[0]) return { sum: add.output[0], projection };
+    }
+    return undefined;
+  };
+  let stream = "inputs_embeds";
+  // fp16 decoders take float32 embeddings and cast them first.
+  const cast = (consumers.get(stream) ?? []).find((n) => n.opType === "Cast");
+  if (!residualStep(stream) && cast?.output?.[0]) stream = cast.output[0];
+  const taps: HeadTap[] = [];
+  for (let layer = 0; layer < layers; layer++) {
+    const attention = residualStep(stream);
+    const mlp = attention ? residualStep(attention.sum) : undefined;
+    if (!attention || !mlp) break;
+    const node = attention.projection;
+    const opType = node.opType ?? "";
+    taps.push({ layer, tensor: projectionInput(node, producers, `Layer ${layer}`), node: node.name ?? "", opType, width: weightWidth(graph, node, opType) });
+    stream = mlp.sum;
+  }
+  return taps;
 }
 
 function subgraphs(node: Node): Graph[] {
@@ -153,6 +210,8 @@ export interface DecoderEditOptions {
   keepLayers?: number;
   /** Also expose these tensors unchanged (float32), e.g. o_proj outputs for tests. */
   extraOutputs?: string[];
+  /** o_proj node names (group 1 = layer); default DEFAULT_O_PROJ_PATTERN. */
+  oProjPattern?: RegExp;
 }
 
 export interface EditedDecoder {
@@ -220,19 +279,22 @@ export function editDecoder(model: Onnx.ModelProto, options: DecoderEditOptions)
   const graph = model.graph;
   if (!graph) throw new GraphEditError("The decoder model has no graph.");
   const opset = opsetVersion(model);
-  let taps = findHeadTaps(graph);
-  if (taps.length > 0) {
+  const pattern = options.oProjPattern ?? DEFAULT_O_PROJ_PATTERN;
+  let taps = findHeadTaps(graph, pattern);
+  const ifNode = taps.length > 0 ? undefined : (graph.node ?? []).find((node) => node.opType === "If" && subgraphs(node).some((g) => findHeadTaps(g, pattern).length > 0));
+  if (taps.length === 0 && !ifNode) taps = findHeadTapsStructurally(graph, options.layers);
+  if (!ifNode) {
+    if (taps.length === 0) {
+      throw new GraphEditError(
+        "No o_proj node found in the decoder graph, by name (like /model/layers.{i}/self_attn/o_proj/MatMul) or by structure " +
+          "(a projection added to the residual stream after attention). Is this a transformer decoder exported with torch.onnx.export?",
+      );
+    }
     taps = validateTaps(taps, options, "");
     appendHeadVectors(graph, taps, opset, HEAD_VECTORS_OUTPUT);
   } else {
-    const ifNode = (graph.node ?? []).find((node) => node.opType === "If" && subgraphs(node).some((g) => findHeadTaps(g).length > 0));
-    if (!ifNode) {
-      throw new GraphEditError(
-        "No o_proj node found in the decoder graph (expected nodes named like /model/layers.{i}/self_attn/o_proj/MatMul). Is this a Llama-style decoder exported with torch.onnx.export?",
-      );
-    }
     for (const [index, branch] of subgraphs(ifNode).entries()) {
-      taps = validateTaps(findHeadTaps(branch), options, `in If branch ${branch.name ?? index} `);
+      taps = validateTaps(findHeadTaps(branch, pattern), options, `in If branch ${branch.name ?? index} `);
       const branchOutput = `${HEAD_VECTORS_OUTPUT}_branch${index}`;
       appendHeadVectors(branch, taps, opset, branchOutput);
       branch.output = [...(branch.output ?? []), floatOutput(branchOutput, ["batch_size", taps.length, options.width])];

@@ -1,5 +1,8 @@
-export { createExtractor, Idefics3Runner, ExtractionAbortedError, type ModelRef, type RunnerOptions } from "./runner.js";
-export { inspectImage, preprocessImage, ImageError, SUPPORTED_FORMATS, type ImageInfo, type ImageLimits } from "./image.js";
-export { loadModelFiles, ModelFileError, ONNX_COMPONENTS, DTYPE_SUFFIXES, type OnnxComponent, type ComponentDtypes } from "./model-dir.js";
+export { createExtractor, ModelRunner, ExtractionAbortedError, truncatedDepth, type ModelRef, type RunnerOptions } from "./runner.js";
+export { inspectImage, ImageError, SUPPORTED_FORMATS, type ImageInfo, type ImageLimits } from "./image.js";
+export { loadModelFiles, readModelDirJson, type ModelFiles } from "./model-dir.js";
+export { ModelFileError, ModelInputError } from "./errors.js";
+export { DTYPE_SUFFIX, DTYPES, type Dtype } from "./onnx-files.js";
+export { FAMILIES, familyById, familyForModelType } from "./families/index.js";
 export { GraphEditError, findHeadTaps, editDecoder, HEAD_VECTORS_OUTPUT } from "./graph.js";
 export type * from "./types.js";

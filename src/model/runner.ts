@@ -3,17 +3,19 @@ import { LRUCache } from "lru-cache";
 import * as ort from "onnxruntime-node";
 import { prepareDecoder } from "./decoder-cache.js";
 import { sha256File, sha256Hex } from "./file-hash.js";
+import { ModelInputError } from "./errors.js";
+import type { FamilyModel, ImageFeatures, ProcessingOptions, VisionSession } from "./families/types.js";
 import { HEAD_VECTORS_OUTPUT } from "./graph.js";
-import { ImageError, preprocessImage, type PreprocessedImage } from "./image.js";
-import { loadModelFiles, type ComponentDtypes, type ModelFiles } from "./model-dir.js";
-import { PromptBuilder, type ImageGrid } from "./prompt.js";
+import { ImageError } from "./image.js";
+import { loadModelFiles, type ModelFiles } from "./model-dir.js";
 import { floatTensor, inputMetadata, int64Tensor, readFloats, type InputMetadata } from "./tensors.js";
 import type { ExtractRequest, ExtractResult, HeadShape, HeadVectorExtractor, ModelInfo } from "./types.js";
 
 export interface ModelRef {
   id: string;
   dir: string;
-  dtypes?: Partial<ComponentDtypes>;
+  /** dtype per ONNX component name, e.g. { decoder_model_merged: "q4" }; default fp32. */
+  dtypes?: Record<string, string>;
   randomWeights?: boolean;
 }
 
@@ -24,8 +26,8 @@ export interface RunnerOptions {
   visionCacheBytes?: number;
   /** Bytes of whole extraction results kept in memory (LRU). Default 64 MB. */
   resultCacheBytes?: number;
-  /** Split large images into tiles plus a global view, as the processor can. Default off (one 512×512 view). */
-  imageSplitting?: boolean;
+  /** Processing options applied when a request names none (family-specific, e.g. { imageSplitting: true } for SmolVLM). */
+  processing?: Record<string, unknown>;
   /** Largest decoded image, in pixels. */
   maxImagePixels?: number;
 }
@@ -38,13 +40,8 @@ export class ExtractionAbortedError extends Error {
   }
 }
 
-interface VisionFeatures {
-  features: Float32Array;
-  grid: ImageGrid;
-}
-
 interface VisionLookup {
-  value: VisionFeatures;
+  value: ImageFeatures;
   hit: boolean;
   preprocessMs: number;
   visionMs: number;
@@ -85,47 +82,41 @@ async function fingerprintOf(files: ModelFiles): Promise<string> {
 }
 
 /**
- * The SmolVLM (Idefics3) runner: image(s) + text → the input of every decoder layer's o_proj at the
- * last prompt token, as [layers, heads, headDim]. One vision, one embedding and one decoder session per
+ * The family-agnostic runner: image(s) + text → the input of every decoder layer's o_proj at the last prompt
+ * token, as [layers, heads, headDim]. The model's family (picked by config.json) preprocesses images, feeds the
+ * vision encoder, builds the prompt and its position ids; this class owns the sessions, the inference queue,
+ * the caches, the embedding merge and the edited decoders. One vision, one embedding and one decoder session per
  * model (a truncated decoder per depth on demand); vision features and results cached by content hash.
  */
-export class Idefics3Runner implements HeadVectorExtractor {
+export class ModelRunner implements HeadVectorExtractor {
   readonly info: ModelInfo;
   private readonly queue = new SerialQueue();
   private readonly decoders = new Map<number, Promise<ort.InferenceSession>>();
-  private readonly visionCache: LRUCache<string, VisionFeatures>;
+  private readonly visionCache: LRUCache<string, ImageFeatures>;
   private readonly pendingVision = new Map<string, Promise<VisionLookup>>();
   private readonly resultCache: LRUCache<string, ExtractResult>;
-  private readonly visionInputs: Map<string, InputMetadata>;
-  private readonly embedInputs: Map<string, InputMetadata>;
+  private readonly model: FamilyModel;
 
   private constructor(
     private readonly files: ModelFiles,
-    private readonly prompt: PromptBuilder,
-    private readonly vision: ort.InferenceSession,
+    private readonly vision: VisionSession & { release(): Promise<void> },
     private readonly embed: ort.InferenceSession,
     private readonly sessionOptions: ort.InferenceSession.SessionOptions,
-    private readonly options: Required<Pick<RunnerOptions, "imageSplitting" | "maxImagePixels">>,
+    private readonly options: { processing: Record<string, unknown>; maxImagePixels: number },
     info: ModelInfo,
     cacheBytes: { vision: number; result: number },
   ) {
     this.info = info;
-    this.visionInputs = inputMetadata(vision);
-    this.embedInputs = inputMetadata(embed);
+    this.model = files.model;
     this.visionCache = new LRUCache({ maxSize: cacheBytes.vision, sizeCalculation: (v) => Math.max(1, v.features.byteLength) });
     this.resultCache = new LRUCache({ maxSize: cacheBytes.result, sizeCalculation: (v) => Math.max(1, v.vectors.byteLength) });
   }
 
-  static async create(model: ModelRef, options: RunnerOptions = {}): Promise<Idefics3Runner> {
+  static async create(model: ModelRef, options: RunnerOptions = {}): Promise<ModelRunner> {
     const files = loadModelFiles(model.dir, model.dtypes);
-    const config = files.config;
-    const prompt = new PromptBuilder({
-      chatTemplate: files.chatTemplate,
-      tokenizerJson: files.tokenizerJson,
-      tokenizerConfig: files.tokenizerConfig,
-      imageSeqLen: config.imageSeqLen,
-      imageTokenId: config.imageTokenId,
-    });
+    const text = files.model.text;
+    // Fails now, not at the first request, when the runner's default options do not fit the family.
+    files.model.resolveOptions(options.processing);
     const threads = options.threads ?? os.availableParallelism();
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       intraOpNumThreads: threads,
@@ -137,27 +128,27 @@ export class Idefics3Runner implements HeadVectorExtractor {
       extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
     };
     const [vision, embed, fingerprint] = await Promise.all([
-      ort.InferenceSession.create(files.onnx.vision_encoder, sessionOptions),
-      ort.InferenceSession.create(files.onnx.embed_tokens, sessionOptions),
+      ort.InferenceSession.create(files.onnx.vision, sessionOptions),
+      ort.InferenceSession.create(files.onnx.embed, sessionOptions),
       fingerprintOf(files),
     ]);
-    const shape: HeadShape = { layers: config.text.layers, heads: config.text.heads, headDim: config.text.headDim };
+    const shape: HeadShape = { layers: text.layers, heads: text.heads, headDim: text.headDim };
     const info: ModelInfo = {
       id: model.id,
-      family: "idefics3",
+      family: files.family.id,
       dir: model.dir,
       shape,
       fingerprint,
-      randomWeights: model.randomWeights ?? config.randomWeights,
+      randomWeights: model.randomWeights ?? files.model.randomWeights,
       dtypes: { ...files.dtypes },
+      maxPromptTokens: files.model.maxPromptTokens,
     };
-    const runner = new Idefics3Runner(
+    const runner = new ModelRunner(
       files,
-      prompt,
-      vision,
+      visionSessionOf(vision),
       embed,
       sessionOptions,
-      { imageSplitting: options.imageSplitting ?? false, maxImagePixels: options.maxImagePixels ?? 64 * 1024 * 1024 },
+      { processing: options.processing ?? {}, maxImagePixels: options.maxImagePixels ?? 64 * 1024 * 1024 },
       info,
       { vision: options.visionCacheBytes ?? 256 * 1024 * 1024, result: options.resultCacheBytes ?? 64 * 1024 * 1024 },
     );
@@ -165,15 +156,21 @@ export class Idefics3Runner implements HeadVectorExtractor {
     return runner;
   }
 
+  /** A request's processing options, validated by the family, over the runner's defaults. */
+  resolveOptions(options?: Readonly<Record<string, unknown>>): ProcessingOptions {
+    return this.model.resolveOptions({ ...this.options.processing, ...(options ?? {}) });
+  }
+
   /** The decoder session computing layers 0..layers-1, edited and cached on first use. */
   private decoder(layers: number): Promise<ort.InferenceSession> {
     let session = this.decoders.get(layers);
     if (!session) {
-      const text = this.files.config.text;
-      session = prepareDecoder(this.files.onnx.decoder_model_merged, {
+      const text = this.model.text;
+      session = prepareDecoder(this.files.onnx.decoder, {
         layers: text.layers,
         width: text.heads * text.headDim,
         keepLayers: layers,
+        oProjPattern: this.files.family.oProjPattern,
       }).then((prepared) =>
         prepared.path
           ? ort.InferenceSession.create(prepared.path, this.sessionOptions)
@@ -185,38 +182,12 @@ export class Idefics3Runner implements HeadVectorExtractor {
     return session;
   }
 
-  private imageConfig() {
-    return { ...this.files.config.image, doImageSplitting: this.options.imageSplitting };
-  }
-
-  private async runVision(image: PreprocessedImage): Promise<Float32Array> {
-    const tile = this.files.config.image.tileSize;
-    const pixelType = this.visionInputs.get("pixel_values")?.type ?? "float32";
-    const feeds: Record<string, ort.Tensor> = {
-      pixel_values: floatTensor(image.pixels, [1, image.frames, 3, tile, tile], pixelType),
-    };
-    if (this.visionInputs.has("pixel_attention_mask")) {
-      const mask = new Uint8Array(image.frames * tile * tile).fill(1);
-      feeds.pixel_attention_mask = new ort.Tensor("bool", mask, [1, image.frames, tile, tile]);
-    }
-    const outputs = await this.vision.run(feeds);
-    const features = outputs[this.vision.outputNames[0]];
-    const values = readFloats(features);
-    const expected = image.frames * this.files.config.imageSeqLen * this.files.config.text.hiddenSize;
-    if (values.length !== expected) {
-      throw new Error(
-        `vision_encoder returned ${values.length} values for ${image.frames} frame(s); expected frames × image_seq_len × hidden = ${expected}.`,
-      );
-    }
-    return values;
-  }
-
   /**
    * Vision features of one image, from the cache, from a computation already under way for the same
    * image (concurrent requests share it), or computed now.
    */
-  private async visionFeatures(hash: string, bytes: Uint8Array, signal?: AbortSignal): Promise<VisionLookup> {
-    const key = `${hash}:${this.options.imageSplitting ? "split" : "global"}`;
+  private async visionFeatures(hash: string, bytes: Uint8Array, options: ProcessingOptions, signal?: AbortSignal): Promise<VisionLookup> {
+    const key = `${hash}:${JSON.stringify(options)}`;
     const cached = this.visionCache.get(key);
     if (cached) return { value: cached, hit: true, preprocessMs: 0, visionMs: 0 };
     const pending = this.pendingVision.get(key);
@@ -225,11 +196,11 @@ export class Idefics3Runner implements HeadVectorExtractor {
         return { ...(await pending), hit: true, preprocessMs: 0, visionMs: 0 };
       } catch (error) {
         // The request that started it was cancelled; this one was not, so it computes the features itself.
-        if (error instanceof ExtractionAbortedError && !signal?.aborted) return this.visionFeatures(hash, bytes, signal);
+        if (error instanceof ExtractionAbortedError && !signal?.aborted) return this.visionFeatures(hash, bytes, options, signal);
         throw error;
       }
     }
-    const computation = this.computeVision(bytes, signal);
+    const computation = this.computeVision(bytes, options, signal);
     this.pendingVision.set(key, computation);
     try {
       const result = await computation;
@@ -240,73 +211,97 @@ export class Idefics3Runner implements HeadVectorExtractor {
     }
   }
 
-  private async computeVision(bytes: Uint8Array, signal?: AbortSignal): Promise<VisionLookup> {
+  private async computeVision(bytes: Uint8Array, options: ProcessingOptions, signal?: AbortSignal): Promise<VisionLookup> {
     const started = performance.now();
     // Decoding and resizing run outside the queue, overlapping with other requests' inference.
-    const image = await preprocessImage(bytes, this.imageConfig(), this.options.maxImagePixels);
+    const image = await this.model.preprocess(bytes, options, this.options.maxImagePixels);
     const preprocessMs = performance.now() - started;
     checkAborted(signal);
     const visionStart = performance.now();
-    const features = await this.queue.run(() => {
+    const value = await this.queue.run(() => {
       checkAborted(signal);
-      return this.runVision(image);
+      return this.model.encodeImage(this.vision, image);
     });
-    const value = { features, grid: { rows: image.rows, cols: image.cols } };
+    if (value.features.length !== value.rows * this.model.text.hiddenSize) {
+      throw new Error(`The ${this.files.family.id} vision features have ${value.features.length} values for ${value.rows} rows of width ${this.model.text.hiddenSize}.`);
+    }
     return { value, hit: false, preprocessMs, visionMs: performance.now() - visionStart };
   }
 
-  /** embed_tokens over the prompt, with the k-th <image> position replaced by the k-th image feature row. */
-  private async mergedEmbeddings(inputIds: number[], images: VisionFeatures[]): Promise<Float32Array> {
-    const config = this.files.config;
-    const hidden = config.text.hiddenSize;
+  /** embed_tokens over the prompt, with the k-th image-token position replaced by the k-th image feature row. */
+  private async mergedEmbeddings(inputIds: number[], images: ImageFeatures[]): Promise<Float32Array> {
+    const hidden = this.model.text.hiddenSize;
+    const imageTokenId = this.model.imageTokenId;
     const length = inputIds.length;
     const embedOut = await this.embed.run({ input_ids: int64Tensor(inputIds, [1, length]) });
-    const embeds = Float32Array.from(readFloats(embedOut[this.embed.outputNames[0]]));
+    const embeds = Float32Array.from(readFloats(embedOut[this.embed.outputNames[0]!]!));
     if (embeds.length !== length * hidden) throw new Error(`embed_tokens returned ${embeds.length} values; expected ${length * hidden}.`);
     let row = 0;
     let image = 0;
     let offset = 0;
     for (let position = 0; position < length; position++) {
-      if (inputIds[position] !== config.imageTokenId) continue;
-      while (image < images.length && offset >= images[image].features.length) {
+      if (inputIds[position] !== imageTokenId) continue;
+      while (image < images.length && offset >= images[image]!.features.length) {
         image++;
         offset = 0;
       }
-      if (image >= images.length) throw new Error("The prompt has more <image> tokens than image features.");
-      embeds.set(images[image].features.subarray(offset, offset + hidden), position * hidden);
+      if (image >= images.length) throw new Error("The prompt has more image tokens than image features.");
+      embeds.set(images[image]!.features.subarray(offset, offset + hidden), position * hidden);
       offset += hidden;
       row++;
     }
-    const featureRows = images.reduce((sum, f) => sum + f.features.length / hidden, 0);
-    if (row !== featureRows) throw new Error(`The prompt has ${row} <image> tokens for ${featureRows} image feature rows.`);
+    const featureRows = images.reduce((sum, f) => sum + f.rows, 0);
+    if (row !== featureRows) throw new Error(`The prompt has ${row} image tokens for ${featureRows} image feature rows.`);
     return embeds;
   }
 
-  private async runDecoder(inputIds: number[], images: VisionFeatures[], layers: number): Promise<Float32Array> {
-    const config = this.files.config;
-    const hidden = config.text.hiddenSize;
+  private async runDecoder(inputIds: number[], images: ImageFeatures[], layers: number): Promise<Float32Array> {
+    const text = this.model.text;
     const length = inputIds.length;
     const embeds = await this.mergedEmbeddings(inputIds, images);
     const decoder = await this.decoder(layers);
-    const metadata = inputMetadata(decoder);
     const feeds: Record<string, ort.Tensor> = {};
-    for (const [name, meta] of metadata) {
-      if (name === "inputs_embeds") feeds[name] = floatTensor(embeds, [1, length, hidden], meta.type);
+    for (const [name, meta] of inputMetadata(decoder)) {
+      if (name === "inputs_embeds") feeds[name] = floatTensor(embeds, [1, length, text.hiddenSize], meta.type);
       else if (name === "attention_mask") feeds[name] = int64Tensor(new Array<number>(length).fill(1), [1, length]);
-      else if (name === "position_ids") feeds[name] = int64Tensor(Array.from({ length }, (_, i) => i), [1, length]);
+      else if (name === "position_ids") feeds[name] = this.positionTensor(inputIds, images, meta);
       else if (name.startsWith("past_key_values.")) {
-        const dims = resolveDims(meta, [1, config.text.kvHeads, 0, config.text.headDim]).map((d, i) => (i === 0 ? 1 : i === 2 ? 0 : d));
+        const dims = resolveDims(meta, [1, text.kvHeads, 0, text.headDim]).map((d, i) => (i === 0 ? 1 : i === 2 ? 0 : d));
         feeds[name] = meta.type === "float16" ? new ort.Tensor("float16", new Uint16Array(0), dims) : new ort.Tensor("float32", new Float32Array(0), dims);
       } else if (name === "use_cache_branch") feeds[name] = new ort.Tensor("bool", new Uint8Array([0]), [1]);
       else throw new Error(`The decoder has an unexpected input "${name}".`);
     }
     const outputs = await decoder.run(feeds, [HEAD_VECTORS_OUTPUT]);
-    const vectors = readFloats(outputs[HEAD_VECTORS_OUTPUT]);
-    const expected = layers * config.text.heads * config.text.headDim;
+    const vectors = readFloats(outputs[HEAD_VECTORS_OUTPUT]!);
+    const expected = layers * text.heads * text.headDim;
     if (vectors.length !== expected) {
       throw new Error(`The edited decoder returned ${vectors.length} values; expected layers × heads × head_dim = ${expected}.`);
     }
     return vectors;
+  }
+
+  /** The family's position ids, checked against the rank the decoder declares: a mismatch would silently change every vector. */
+  private positionTensor(inputIds: number[], images: ImageFeatures[], meta: InputMetadata): ort.Tensor {
+    const positions = this.model.positionIds(inputIds, images.map((image) => image.layout));
+    if (meta.shape.length > 0 && meta.shape.length !== positions.dims.length) {
+      throw new Error(
+        `The decoder's position_ids input has rank ${meta.shape.length}, but ${this.files.family.id} models take rank ${positions.dims.length} ` +
+          `([${positions.dims.join(", ")}]). The decoder graph does not belong to this model's family; re-download the model.`,
+      );
+    }
+    return int64Tensor(positions.data, positions.dims);
+  }
+
+  /** Token ids for a prompt, refused before any decoder work when longer than the model's limit. */
+  private promptIds(images: ImageFeatures[], text: string, options: ProcessingOptions): number[] {
+    const inputIds = this.model.promptIds(images.map((image) => image.layout), text, options);
+    if (inputIds.length > this.model.maxPromptTokens) {
+      throw new ModelInputError(
+        `The prompt is ${inputIds.length} tokens after the chat template and image expansion, over this model's limit of ${this.model.maxPromptTokens}. ` +
+          "Shorten the prompt or the text, or use fewer or smaller images.",
+      );
+    }
+    return inputIds;
   }
 
   async extract(request: ExtractRequest): Promise<ExtractResult> {
@@ -319,23 +314,24 @@ export class Idefics3Runner implements HeadVectorExtractor {
     }
     const layers = truncatedDepth(requested, fullDepth);
     if (images.length === 0) throw new ImageError("empty", "At least one image is needed.");
-    if (text.includes("<image>")) throw new Error('The text must not contain "<image>": images are placed by the runner.');
+    const options = this.resolveOptions(request.options);
     checkAborted(signal);
 
     const hashes = images.map((bytes) => sha256Hex(bytes));
-    const resultKey = sha256Hex(JSON.stringify([hashes, text, layers, this.options.imageSplitting]));
+    const resultKey = sha256Hex(JSON.stringify([hashes, text, layers, options]));
     const cached = this.resultCache.get(resultKey);
     if (cached) {
       return { ...cached, vectors: cached.vectors.slice(), timings: { ...cached.timings, totalMs: performance.now() - started, visionCacheHit: true } };
     }
 
-    const visions = await Promise.all(images.map((bytes, i) => this.visionFeatures(hashes[i], bytes, signal)));
+    const visions = await Promise.all(images.map((bytes, i) => this.visionFeatures(hashes[i]!, bytes, options, signal)));
     checkAborted(signal);
-    const inputIds = this.prompt.encode(visions.map((v) => v.value.grid), text);
+    const features = visions.map((v) => v.value);
+    const inputIds = this.promptIds(features, text, options);
     const decoderStart = performance.now();
     const vectors = await this.queue.run(() => {
       checkAborted(signal);
-      return this.runDecoder(inputIds, visions.map((v) => v.value), layers);
+      return this.runDecoder(inputIds, features, layers);
     });
     const result: ExtractResult = {
       vectors,
@@ -354,11 +350,14 @@ export class Idefics3Runner implements HeadVectorExtractor {
   }
 
   /** The decoder's inputs for a request (token ids and merged embeddings), to verify the runner against references. */
-  async decoderInputs(request: ExtractRequest): Promise<{ inputIds: number[]; inputsEmbeds: Float32Array }> {
-    const visions = await Promise.all(request.images.map((bytes) => this.visionFeatures(sha256Hex(bytes), bytes)));
-    const inputIds = this.prompt.encode(visions.map((v) => v.value.grid), request.text);
-    const inputsEmbeds = await this.queue.run(() => this.mergedEmbeddings(inputIds, visions.map((v) => v.value)));
-    return { inputIds, inputsEmbeds };
+  async decoderInputs(request: ExtractRequest): Promise<{ inputIds: number[]; inputsEmbeds: Float32Array; positionIds: number[] }> {
+    const options = this.resolveOptions(request.options);
+    const visions = await Promise.all(request.images.map((bytes) => this.visionFeatures(sha256Hex(bytes), bytes, options)));
+    const features = visions.map((v) => v.value);
+    const inputIds = this.promptIds(features, request.text, options);
+    const inputsEmbeds = await this.queue.run(() => this.mergedEmbeddings(inputIds, features));
+    const positionIds = this.model.positionIds(inputIds, features.map((f) => f.layout)).data;
+    return { inputIds, inputsEmbeds, positionIds };
   }
 
   async close(): Promise<void> {
@@ -372,6 +371,15 @@ export class Idefics3Runner implements HeadVectorExtractor {
   }
 }
 
+function visionSessionOf(session: ort.InferenceSession): VisionSession & { release(): Promise<void> } {
+  return {
+    inputs: inputMetadata(session),
+    outputNames: session.outputNames,
+    run: (feeds) => session.run(feeds),
+    release: () => session.release(),
+  };
+}
+
 export async function createExtractor(model: ModelRef, options?: RunnerOptions): Promise<HeadVectorExtractor> {
-  return Idefics3Runner.create(model, options);
+  return ModelRunner.create(model, options);
 }

@@ -16,6 +16,8 @@ export interface ExtractRequest {
    * prefix of layers; omitted means the full depth.
    */
   layers?: number;
+  /** The task's processing options (family-specific, e.g. SmolVLM's imageSplitting); they change the features. */
+  options?: Readonly<Record<string, unknown>>;
   signal?: AbortSignal;
 }
 
@@ -40,7 +42,8 @@ export interface ExtractResult {
 export interface ModelInfo {
   /** Registry id, e.g. `smolvlm-256m-instruct` or `tiny-smolvlm`. */
   id: string;
-  family: "idefics3";
+  /** The model family (manifest `family`), e.g. "idefics3". */
+  family: string;
   dir: string;
   /** Full-depth head shape of the decoder. */
   shape: HeadShape;
@@ -50,11 +53,15 @@ export interface ModelInfo {
   randomWeights: boolean;
   /** The dtype variant used per ONNX file, e.g. { vision_encoder: "fp32", decoder_model_merged: "q4" }. */
   dtypes: Record<string, string>;
+  /** Longest prompt (after image expansion) the runner accepts. */
+  maxPromptTokens: number;
 }
 
 /** The LMM runner as the store and server see it. */
 export interface HeadVectorExtractor {
   readonly info: ModelInfo;
+  /** A task's processing options validated by the model's family, defaults filled in; throws ModelInputError naming the valid ones. */
+  resolveOptions(options?: Readonly<Record<string, unknown>>): Record<string, string | number | boolean>;
   extract(request: ExtractRequest): Promise<ExtractResult>;
   close(): Promise<void>;
 }

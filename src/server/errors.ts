@@ -14,7 +14,7 @@ export class ToolError extends Error {
   }
 }
 
-const AGENT_FACING_NAMES = new Set(["ModelNotInstalledError", "HubError", "ManifestError", "ModelFileError"]);
+const AGENT_FACING_NAMES = new Set(["ModelNotInstalledError", "HubError", "ManifestError", "ModelFileError", "ModelInputError", "GraphEditError"]);
 
 /** A cancelled call (the runner and fetch throw errors named AbortError). */
 export function isCancellation(error: unknown): boolean {

@@ -1,3 +1,4 @@
+import { generatedModels } from "../generated-models.js";
 import { TINY_MODEL_ID, type SavConfig } from "../config.js";
 import { createExtractor, type RunnerOptions } from "../model/index.js";
 import type { HeadVectorExtractor } from "../model/types.js";
@@ -24,6 +25,7 @@ export function createModelProvider(options: RegistryModelProviderOptions): Mode
     modelsDir: config.modelsDir,
     modelDir: config.modelDir,
     defaultModel: config.defaultModel,
+    generators: generatedModels(),
     ...options.registry,
   };
 

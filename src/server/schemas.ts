@@ -35,6 +35,9 @@ export const modelRefOutputSchema = z
   })
   .describe("The vision-language model the task's features come from");
 
+/** A model family's processing options: names and scalar values (the family validates them). */
+export const processingSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
+
 export const taskOutputSchema = z.object({
   name: z.string().describe("Unique task name; pass it as `task` to the other tools"),
   description: z.string().nullable().describe("Free-text description, or null"),
@@ -45,6 +48,7 @@ export const taskOutputSchema = z.object({
   selection: z.enum(["in-sample", "leave-one-out"]).describe("How heads are scored on the examples"),
   model: modelRefOutputSchema,
   shape: shapeOutputSchema,
+  processing: processingSchema.describe("The model family's image processing options used for every example and query (defaults filled in)"),
   exampleCount: z.number().int().describe("Stored examples"),
   examplesPerLabel: z.record(z.string(), z.number().int()).describe("Stored examples per label"),
   exampleVersion: z.number().int().describe("Increases with every change to the examples"),

@@ -29,6 +29,8 @@ export const taskFileSchema = z.object({
     labels: z.array(z.string().min(1)).nullable().optional(),
     heads: z.number().int().positive(),
     selection: z.enum(["in-sample", "leave-one-out"]),
+    /** The model family's processing options; absent in files from before they existed (the family's defaults). */
+    processing: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
   }),
   model: z.object({
     id: z.string().min(1),
@@ -67,6 +69,7 @@ export function encodeTaskFile(task: TaskRecord, examples: ExampleWithVectors[],
       labels: task.labels,
       heads: task.k,
       selection: task.selection,
+      processing: task.processing,
     },
     model: { id: task.modelId, fingerprint: task.modelFingerprint, shape: task.shape, randomWeights: task.randomWeights },
     examples: examples.map((e) => ({

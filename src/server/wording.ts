@@ -99,7 +99,7 @@ export function recommendations(
   const current = byHeadCount.find((h) => h.heads === k);
   if (best && current && best.heads !== k && best.accuracy >= current.accuracy + 0.05) {
     advice.push(
-      `${best.heads} heads scored ${round(best.accuracy, 3)} against ${round(current.accuracy, 3)} with the task's ${k}; try evaluate_task with heads: ${best.heads}, and create the task with that many heads if it holds up.`,
+      `${best.heads} heads scored ${round(best.accuracy, 3)} against ${round(current.accuracy, 3)} with the task's ${k}; check with evaluate_task with heads: ${best.heads}, then apply it with update_task with heads: ${best.heads}.`,
     );
   }
   if (task.randomWeights) advice.push(RANDOM_WEIGHTS_NOTE);

@@ -7,6 +7,7 @@ export {
   type TaskListOptions,
   type TaskStore,
   type RemoveWhich,
+  type TaskChanges,
   type NewTask,
   type NewExample,
   type ExampleRecord,

@@ -21,6 +21,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     layers INTEGER NOT NULL,
     heads INTEGER NOT NULL,
     head_dim INTEGER NOT NULL,
+    processing JSONB,                   -- the model family's processing options; NULL = none
     example_version BIGINT NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,           -- ISO 8601, as the SQLite store writes it
     updated_at TEXT NOT NULL
@@ -31,6 +32,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     label TEXT NOT NULL,
     text TEXT,
     image_hashes JSONB NOT NULL,        -- sha256 hex digests, in prompt order
+    sources JSONB,                      -- where each image came from, in prompt order; NULL when not kept
     model_id TEXT NOT NULL,
     model_fingerprint TEXT NOT NULL,
     layers INTEGER NOT NULL,

@@ -1,5 +1,7 @@
 import pg from "pg";
 import { migratePostgres } from "./postgres-migrations.js";
+import { EXAMPLE_COLUMNS, exampleFromRow, taskFromRow, type ExampleRow, type Query, type TaskRow } from "./postgres-rows.js";
+import { applyTaskChanges, examplesWithSources } from "./postgres-task-updates.js";
 import {
   StoreError,
   type ClassifierState,
@@ -8,6 +10,7 @@ import {
   type NewExample,
   type NewTask,
   type RemoveWhich,
+  type TaskChanges,
   type TaskListOptions,
   type TaskRecord,
   type TaskStore,
@@ -33,77 +36,7 @@ function unavailable(cause: unknown): StoreError {
   );
 }
 
-interface TaskRow {
-  id: string;
-  name: string;
-  description: string | null;
-  prompt: string;
-  labels: string[] | null;
-  k: number;
-  selection: string;
-  model_id: string;
-  model_fingerprint: string;
-  random_weights: boolean;
-  layers: number;
-  heads: number;
-  head_dim: number;
-  example_version: string;
-  created_at: string;
-  updated_at: string;
-}
-
-interface ExampleRow {
-  id: string;
-  task_id: string;
-  label: string;
-  text: string | null;
-  image_hashes: string[];
-  model_id: string;
-  model_fingerprint: string;
-  layers: number;
-  heads: number;
-  head_dim: number;
-  created_at: string;
-  vectors?: Buffer;
-}
-
-const EXAMPLE_COLUMNS = "id, task_id, label, text, image_hashes, model_id, model_fingerprint, layers, heads, head_dim, created_at";
-
-function taskFromRow(row: TaskRow): TaskRecord {
-  return {
-    id: Number(row.id),
-    name: row.name,
-    description: row.description,
-    prompt: row.prompt,
-    labels: row.labels,
-    k: row.k,
-    selection: row.selection as TaskRecord["selection"],
-    modelId: row.model_id,
-    modelFingerprint: row.model_fingerprint,
-    randomWeights: row.random_weights,
-    shape: { layers: row.layers, heads: row.heads, headDim: row.head_dim },
-    exampleVersion: Number(row.example_version),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
-
-function exampleFromRow(row: ExampleRow): ExampleRecord {
-  return {
-    id: Number(row.id),
-    taskId: Number(row.task_id),
-    label: row.label,
-    text: row.text,
-    imageHashes: row.image_hashes,
-    modelId: row.model_id,
-    modelFingerprint: row.model_fingerprint,
-    shape: { layers: row.layers, heads: row.heads, headDim: row.head_dim },
-    createdAt: row.created_at,
-  };
-}
-
 const now = (): string => new Date().toISOString();
-type Query = pg.PoolClient["query"];
 
 export interface PostgresStoreOptions {
   url: string;
@@ -229,6 +162,8 @@ export class PostgresTaskStore implements TaskStore {
         const unknown = wanted.filter((id) => !owned.has(id));
         if (unknown.length > 0) throw new StoreError("unknown-examples", `No example with id ${unknown.join(", ")} in this task.`);
         ids = wanted;
+      } else if ("sources" in which) {
+        ids = await examplesWithSources(query, taskId, which.sources);
       } else {
         const { rows } = await query<{ id: string }>("SELECT id FROM sav_examples WHERE task_id = $1 AND label = $2", [taskId, which.label]);
         ids = rows.map((r) => Number(r.id));
@@ -238,6 +173,14 @@ export class PostgresTaskStore implements TaskStore {
         await this.bumpVersion(query, taskId);
       }
       return { removed: ids.sort((a, b) => a - b), task: await this.requireTask(query, taskId) };
+    });
+  }
+
+  async updateTask(taskId: number, changes: TaskChanges): Promise<TaskRecord> {
+    return this.transaction(async (query) => {
+      const task = await this.lockTask(query, taskId);
+      await applyTaskChanges(query, task, changes, now());
+      return this.requireTask(query, taskId);
     });
   }
 
@@ -302,8 +245,8 @@ export class PostgresTaskStore implements TaskStore {
     try {
       const { rows } = await query<TaskRow>(
         `INSERT INTO sav_tasks (name, description, prompt, labels, k, selection, model_id, model_fingerprint,
-           random_weights, layers, heads, head_dim, example_version, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13) RETURNING *`,
+           random_weights, layers, heads, head_dim, processing, example_version, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $14, 0, $13, $13) RETURNING *`,
         [
           task.name,
           task.description ?? null,
@@ -318,6 +261,7 @@ export class PostgresTaskStore implements TaskStore {
           task.shape.heads,
           task.shape.headDim,
           stamp,
+          task.processing && Object.keys(task.processing).length > 0 ? JSON.stringify(task.processing) : null,
         ],
       );
       return taskFromRow(rows[0]!);
@@ -342,13 +286,14 @@ export class PostgresTaskStore implements TaskStore {
         );
       }
       const { rows } = await query<{ id: string }>(
-        `INSERT INTO sav_examples (task_id, label, text, image_hashes, model_id, model_fingerprint, layers, heads, head_dim, vectors, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+        `INSERT INTO sav_examples (task_id, label, text, image_hashes, sources, model_id, model_fingerprint, layers, heads, head_dim, vectors, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
         [
           task.id,
           example.label,
           example.text ?? null,
           JSON.stringify(example.imageHashes),
+          example.sources ? JSON.stringify(example.sources) : null,
           task.modelId,
           task.modelFingerprint,
           task.shape.layers,

@@ -48,6 +48,14 @@ const MIGRATIONS: readonly string[] = [
     built_at TEXT NOT NULL
   );
   `,
+  // Where each example's images came from. NULL for rows written before this column existed.
+  `
+  ALTER TABLE examples ADD COLUMN sources TEXT;  -- JSON array of image origins, in prompt order
+  `,
+  // The model family's processing options a task's examples and queries are read with (e.g. a pixel budget).
+  `
+  ALTER TABLE tasks ADD COLUMN processing TEXT;  -- JSON object; NULL means the family's defaults
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -6,6 +6,7 @@ import type {
   NewExample,
   NewTask,
   RemoveWhich,
+  TaskChanges,
   TaskListOptions,
   TaskRecord,
   TaskStore,
@@ -48,6 +49,9 @@ export class SqliteTaskStore implements TaskStore {
   }
   async removeExamples(taskId: number, which: RemoveWhich): Promise<{ removed: number[]; task: TaskRecord }> {
     return this.sqlite.removeExamples(taskId, which);
+  }
+  async updateTask(taskId: number, changes: TaskChanges): Promise<TaskRecord> {
+    return this.sqlite.updateTask(taskId, changes);
   }
   async listExamples(taskId: number, options?: { limit?: number; offset?: number }): Promise<ExampleRecord[]> {
     return this.sqlite.listExamples(taskId, options);

@@ -3,6 +3,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import type { HeadSelection } from "../sav/index.js";
 import { migrate } from "./schema.js";
+import { applyTaskChanges, examplesWithSources } from "./task-updates.js";
 import {
   StoreError,
   type ClassifierState,
@@ -10,6 +11,8 @@ import {
   type ExampleWithVectors,
   type NewExample,
   type NewTask,
+  type RemoveWhich,
+  type TaskChanges,
   type TaskListOptions,
   type TaskRecord,
   type TaskSummary,
@@ -39,6 +42,7 @@ interface TaskRow {
   layers: number;
   heads: number;
   head_dim: number;
+  processing: string | null;
   example_version: number;
   created_at: string;
   updated_at: string;
@@ -50,6 +54,7 @@ interface ExampleRow {
   label: string;
   text: string | null;
   image_hashes: string;
+  sources: string | null;
   model_id: string;
   model_fingerprint: string;
   layers: number;
@@ -72,6 +77,7 @@ function taskFromRow(row: TaskRow): TaskRecord {
     modelFingerprint: row.model_fingerprint,
     randomWeights: row.random_weights !== 0,
     shape: { layers: row.layers, heads: row.heads, headDim: row.head_dim },
+    processing: row.processing === null ? {} : (JSON.parse(row.processing) as TaskRecord["processing"]),
     exampleVersion: row.example_version,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -85,6 +91,7 @@ function exampleFromRow(row: ExampleRow): ExampleRecord {
     label: row.label,
     text: row.text,
     imageHashes: JSON.parse(row.image_hashes) as string[],
+    sources: row.sources === null ? null : (JSON.parse(row.sources) as string[]),
     modelId: row.model_id,
     modelFingerprint: row.model_fingerprint,
     shape: { layers: row.layers, heads: row.heads, headDim: row.head_dim },
@@ -128,9 +135,9 @@ export class SavStore {
       const info = this.db
         .prepare(
           `INSERT INTO tasks (name, description, prompt, labels, k, selection, model_id, model_fingerprint,
-             random_weights, layers, heads, head_dim, example_version, created_at, updated_at)
+             random_weights, layers, heads, head_dim, processing, example_version, created_at, updated_at)
            VALUES (@name, @description, @prompt, @labels, @k, @selection, @modelId, @modelFingerprint,
-             @randomWeights, @layers, @heads, @headDim, 0, @stamp, @stamp)`,
+             @randomWeights, @layers, @heads, @headDim, @processing, 0, @stamp, @stamp)`,
         )
         .run({
           name: task.name,
@@ -145,6 +152,7 @@ export class SavStore {
           layers: task.shape.layers,
           heads: task.shape.heads,
           headDim: task.shape.headDim,
+          processing: task.processing && Object.keys(task.processing).length > 0 ? JSON.stringify(task.processing) : null,
           stamp,
         });
       return this.requireTaskById(Number(info.lastInsertRowid));
@@ -237,7 +245,7 @@ export class SavStore {
    * Removes examples by id (all must belong to the task, else nothing is removed) or every example
    * with a label. Returns the removed ids.
    */
-  removeExamples(taskId: number, which: { ids: number[] } | { label: string }): { removed: number[]; task: TaskRecord } {
+  removeExamples(taskId: number, which: RemoveWhich): { removed: number[]; task: TaskRecord } {
     const run = this.db.transaction(() => {
       let ids: number[];
       if ("ids" in which) {
@@ -250,6 +258,8 @@ export class SavStore {
           throw new StoreError("unknown-examples", `No example with id ${unknown.join(", ")} in this task.`);
         }
         ids = wanted;
+      } else if ("sources" in which) {
+        ids = examplesWithSources(this.db, taskId, which.sources);
       } else {
         ids = (
           this.db.prepare("SELECT id FROM examples WHERE task_id = ? AND label = ?").all(taskId, which.label) as {
@@ -267,11 +277,22 @@ export class SavStore {
     return run.immediate();
   }
 
+  /** Applies setting changes in one transaction (see TaskChanges for which bump the example version). */
+  updateTask(taskId: number, changes: TaskChanges): TaskRecord {
+    const run = this.db.transaction((): TaskRecord => {
+      const task = this.getTaskById(taskId);
+      if (!task) throw new StoreError("unknown-task", `The task (id ${taskId}) no longer exists.`);
+      applyTaskChanges(this.db, task, changes, now());
+      return this.requireTaskById(taskId);
+    });
+    return run.immediate();
+  }
+
   /** Example metadata without vectors, in insertion order. */
   listExamples(taskId: number, options: { limit?: number; offset?: number } = {}): ExampleRecord[] {
     const rows = this.db
       .prepare(
-        `SELECT id, task_id, label, text, image_hashes, model_id, model_fingerprint, layers, heads, head_dim, created_at
+        `SELECT id, task_id, label, text, image_hashes, sources, model_id, model_fingerprint, layers, heads, head_dim, created_at
          FROM examples WHERE task_id = ? ORDER BY id LIMIT ? OFFSET ?`,
       )
       .all(taskId, options.limit ?? -1, options.offset ?? 0) as ExampleRow[];
@@ -326,9 +347,9 @@ export class SavStore {
   private insertExamples(task: TaskRecord, examples: NewExample[]): number[] {
     const expected = shapeSize(task.shape);
     const insert = this.db.prepare(
-      `INSERT INTO examples (task_id, label, text, image_hashes, model_id, model_fingerprint, layers, heads, head_dim,
+      `INSERT INTO examples (task_id, label, text, image_hashes, sources, model_id, model_fingerprint, layers, heads, head_dim,
          vectors, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const stamp = now();
     const ids: number[] = [];
@@ -345,6 +366,7 @@ export class SavStore {
         example.label,
         example.text ?? null,
         JSON.stringify(example.imageHashes),
+        example.sources ? JSON.stringify(example.sources) : null,
         task.modelId,
         task.modelFingerprint,
         task.shape.layers,

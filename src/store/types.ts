@@ -20,6 +20,8 @@ export interface TaskRecord {
   modelFingerprint: string;
   randomWeights: boolean;
   shape: HeadShape;
+  /** The model family's processing options (e.g. { maxPixels: 401408 }); the same for every example and query. */
+  processing: ProcessingOptions;
   /** Bumped on every change to the task's examples; classifiers are keyed by it. */
   exampleVersion: number;
   createdAt: string;
@@ -37,13 +39,20 @@ export interface NewTask {
   modelFingerprint: string;
   randomWeights: boolean;
   shape: HeadShape;
+  /** Canonical processing options (from the extractor's resolveOptions); default {}. */
+  processing?: ProcessingOptions;
 }
+
+/** A model family's processing options, as JSON scalars. */
+export type ProcessingOptions = Record<string, string | number | boolean>;
 
 export interface NewExample {
   label: string;
   text?: string | null;
   /** sha256 of each image's bytes, in prompt order. */
   imageHashes: string[];
+  /** Where each image came from (a path, a URL without its query, or "base64 (N bytes)"), in prompt order. */
+  sources?: string[] | null;
   /** Row-major [layers, heads, headDim] in the task's shape. */
   vectors: Float32Array;
 }
@@ -54,6 +63,8 @@ export interface ExampleRecord {
   label: string;
   text: string | null;
   imageHashes: string[];
+  /** Where each image came from, in prompt order; null for examples stored before sources were kept (or imported). */
+  sources?: string[] | null;
   modelId: string;
   modelFingerprint: string;
   shape: HeadShape;
@@ -75,7 +86,7 @@ export interface ClassifierState {
 }
 
 /** "unavailable": a networked store cannot be reached or is closing; the call changed nothing and may be retried. */
-export type StoreErrorCode = "duplicate-name" | "unknown-task" | "unknown-examples" | "shape-mismatch" | "unavailable";
+export type StoreErrorCode = "duplicate-name" | "unknown-task" | "unknown-examples" | "shape-mismatch" | "label-exists" | "has-examples" | "unavailable";
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;
@@ -92,7 +103,24 @@ export interface TaskListOptions {
   limit?: number;
 }
 
-export type RemoveWhich = { ids: number[] } | { label: string };
+/** By ids, by label, or every example one of whose images has one of these sources. */
+export type RemoveWhich = { ids: number[] } | { label: string } | { sources: string[] };
+
+/**
+ * Changes to a task's settings. Changes that alter what the classifier computes (heads, selection, a label
+ * rename, the prompt) bump the example version, so cached classifiers are rebuilt.
+ */
+export interface TaskChanges {
+  description?: string | null;
+  k?: number;
+  selection?: HeadSelection;
+  /** The new closed label set (callers only ever widen it, or rename within it). */
+  labels?: string[] | null;
+  /** Relabels every example with label `from`; fails with "label-exists" if `to` already has examples. */
+  renameLabel?: { from: string; to: string };
+  /** Only while the task has no examples: stored vectors depend on the prompt (else "has-examples"). */
+  prompt?: string;
+}
 
 /** Everything the service needs from a store. Every method is a single transaction. */
 export interface TaskStore {
@@ -113,6 +141,8 @@ export interface TaskStore {
   addExamples(taskId: number, examples: NewExample[]): Promise<{ ids: number[]; task: TaskRecord }>;
   /** By ids (all must belong to the task, else "unknown-examples" and nothing removed) or by label. */
   removeExamples(taskId: number, which: RemoveWhich): Promise<{ removed: number[]; task: TaskRecord }>;
+  /** Applies the changes in one transaction; resolves with the updated task. */
+  updateTask(taskId: number, changes: TaskChanges): Promise<TaskRecord>;
   /** Example metadata without vectors, in insertion order. */
   listExamples(taskId: number, options?: { limit?: number; offset?: number }): Promise<ExampleRecord[]>;
   /** All examples with vectors and the example version they correspond to, read from one snapshot. */

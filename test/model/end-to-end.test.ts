@@ -1,6 +1,6 @@
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Idefics3Runner } from "../../src/model/runner.js";
+import { ModelRunner } from "../../src/model/runner.js";
 import { crossValidate, type LabelledVector } from "../../src/sav/index.js";
 import { tinyModelDir } from "./paths.js";
 
@@ -31,9 +31,9 @@ function drawing(label: string, rng: () => number): Promise<Buffer> {
 }
 
 describe("SAV on the tiny model: the pixels reach the heads", () => {
-  let runner: Idefics3Runner;
+  let runner: ModelRunner;
   beforeAll(async () => {
-    runner = await Idefics3Runner.create({ id: "tiny-smolvlm", dir: tinyModelDir }, { threads: 2 });
+    runner = await ModelRunner.create({ id: "tiny-smolvlm", dir: tinyModelDir }, { threads: 2 });
   });
   afterAll(() => runner?.close());
 

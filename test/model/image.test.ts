@@ -1,13 +1,12 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
+import { ImageError, inspectImage } from "../../src/model/image.js";
 import {
-  ImageError,
-  inspectImage,
   preprocessImage,
   resizeForVisionEncoder,
   resizeToLongestEdge,
   type Idefics3ImageConfig,
-} from "../../src/model/image.js";
+} from "../../src/model/families/idefics3/image-processor.js";
 
 const limits = { maxImageBytes: 5 * 1024 * 1024, maxImagePixels: 4096 * 4096 };
 const config: Idefics3ImageConfig = {

@@ -9,7 +9,7 @@ import { decodeModel, editDecoder, encodeModel, findHeadTaps, HEAD_VECTORS_OUTPU
 import { ImageError } from "../../src/model/image.js";
 import { toNumber } from "../../src/model/onnx-proto.js";
 import { ModelFileError } from "../../src/model/model-dir.js";
-import { Idefics3Runner, truncatedDepth } from "../../src/model/runner.js";
+import { ModelRunner, truncatedDepth } from "../../src/model/runner.js";
 import { loadReferenceDecoder } from "../support/reference-decoder.js";
 import { tinyModelDir } from "./paths.js";
 
@@ -40,14 +40,14 @@ function picture(seed: number): Promise<Buffer> {
   return sharp(data, { raw: { width, height, channels: 3 } }).png().toBuffer();
 }
 
-describe("Idefics3Runner on the generated tiny model", () => {
-  let runner: Idefics3Runner;
+describe("ModelRunner on the generated tiny model", () => {
+  let runner: ModelRunner;
   let image: Buffer;
   let other: Buffer;
   const text = "Is this a red circle? Answer yes or no.";
 
   beforeAll(async () => {
-    runner = await Idefics3Runner.create({ id: "tiny-smolvlm", dir: tinyModelDir }, { threads: 1 });
+    runner = await ModelRunner.create({ id: "tiny-smolvlm", dir: tinyModelDir }, { threads: 1 });
     image = await picture(1);
     other = await picture(2);
   });
@@ -167,7 +167,7 @@ describe("Idefics3Runner on the generated tiny model", () => {
   });
 
   it.each(["q4", "int8"])("edits the %s decoder and its vectors follow fp32 (mean cosine > 0.95)", async (dtype) => {
-    const quantized = await Idefics3Runner.create({ id: "tiny-smolvlm", dir: tinyModelDir, dtypes: { decoder_model_merged: dtype } }, { threads: 1 });
+    const quantized = await ModelRunner.create({ id: "tiny-smolvlm", dir: tinyModelDir, dtypes: { decoder_model_merged: dtype } }, { threads: 1 });
     try {
       const shape = runner.info.shape;
       let total = 0;
@@ -199,16 +199,16 @@ describe("model directory errors", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("names the missing ONNX file and what it is", async () => {
-    await expect(Idefics3Runner.create({ id: "broken", dir })).rejects.toThrow(ModelFileError);
-    await expect(Idefics3Runner.create({ id: "broken", dir })).rejects.toThrow(/onnx\/decoder_model_merged\.onnx \(the decoder_model_merged graph, dtype fp32\)/);
+    await expect(ModelRunner.create({ id: "broken", dir })).rejects.toThrow(ModelFileError);
+    await expect(ModelRunner.create({ id: "broken", dir })).rejects.toThrow(/onnx\/decoder_model_merged\.onnx \(the decoder_model_merged graph, dtype fp32\)/);
   });
 
   it("names a missing dtype variant", async () => {
-    await expect(Idefics3Runner.create({ id: "broken", dir, dtypes: { vision_encoder: "q4f16" } })).rejects.toThrow(/vision_encoder_q4f16\.onnx/);
+    await expect(ModelRunner.create({ id: "broken", dir, dtypes: { vision_encoder: "q4f16" } })).rejects.toThrow(/vision_encoder_q4f16\.onnx/);
   });
 
   it("names a missing directory", async () => {
-    await expect(Idefics3Runner.create({ id: "none", dir: path.join(dir, "nope") })).rejects.toThrow(/does not exist/);
+    await expect(ModelRunner.create({ id: "none", dir: path.join(dir, "nope") })).rejects.toThrow(/does not exist/);
   });
 });
 

@@ -3,8 +3,10 @@ import path from "node:path";
 import { AutoProcessor, env, RawImage, type Processor } from "@huggingface/transformers";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { preprocessImage } from "../../src/model/image.js";
-import { Idefics3Runner } from "../../src/model/runner.js";
+import { parseIdefics3Config } from "../../src/model/families/idefics3/config.js";
+import { preprocessImage } from "../../src/model/families/idefics3/image-processor.js";
+import { readModelDirJson } from "../../src/model/model-dir.js";
+import { ModelRunner } from "../../src/model/runner.js";
 import { tinyModelDir } from "./paths.js";
 
 env.allowRemoteModels = false;
@@ -26,14 +28,14 @@ async function smoothImage(width: number, height: number): Promise<Buffer> {
 
 describe("transformers.js agrees with the runner on the generated tiny model", () => {
   let processor: Processor;
-  let runner: Idefics3Runner;
+  let runner: ModelRunner;
   let bytes: Buffer;
   let image: RawImage;
   const question = "Is the object in this image round? Answer yes or no.";
 
   beforeAll(async () => {
     processor = await AutoProcessor.from_pretrained(modelId);
-    runner = await Idefics3Runner.create({ id: modelId, dir: tinyModelDir }, { threads: 1 });
+    runner = await ModelRunner.create({ id: modelId, dir: tinyModelDir }, { threads: 1 });
     bytes = await smoothImage(200, 150);
     image = await RawImage.fromBlob(new Blob([bytes]));
   });
@@ -52,7 +54,7 @@ describe("transformers.js agrees with the runner on the generated tiny model", (
   });
 
   it("gives the same input_ids for split images (tiles, rows and the global view)", async () => {
-    const split = await Idefics3Runner.create({ id: modelId, dir: tinyModelDir }, { threads: 1, imageSplitting: true });
+    const split = await ModelRunner.create({ id: modelId, dir: tinyModelDir }, { threads: 1, processing: { imageSplitting: true } });
     try {
       const inputs = await processor(chat(1), [image], { do_image_splitting: true });
       const theirs = Array.from(inputs.input_ids.data as BigInt64Array, Number);
@@ -68,7 +70,7 @@ describe("transformers.js agrees with the runner on the generated tiny model", (
     const theirs = inputs.pixel_values;
     const tile = 64;
     expect(theirs.dims).toEqual([1, 1, 3, tile, tile]);
-    const config = (await import("../../src/model/model-dir.js")).loadModelFiles(tinyModelDir).config.image;
+    const config = parseIdefics3Config(readModelDirJson(tinyModelDir)).image;
     const ours = await preprocessImage(bytes, config, 1e8);
     const data = theirs.data as Float32Array;
     let sum = 0;

@@ -14,6 +14,7 @@ import {
   parseManifest,
 } from "../../src/model/registry/index.js";
 import { makeFakeManifest, makeFakeModelFiles } from "./fake-hub.js";
+import { familyById } from "../../src/model/families/index.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const shared256 = path.join(path.resolve(repoRoot, "../shared"), "models/smolvlm-256m-instruct");
@@ -22,15 +23,24 @@ const haveShared = existsSync(tsvPath);
 if (!haveShared) console.warn(`Skipping the 256M manifest checks: ${tsvPath} is not present.`);
 
 describe("built-in manifests", () => {
-  it("ship the three SmolVLM sizes and the generated tiny model, all valid", async () => {
+  it("ship the SmolVLM and SmolVLM2 sizes and the generated tiny model, all valid and of a registered family", async () => {
     const manifests = await builtinManifests();
-    expect(manifests.map((m) => m.id).sort()).toEqual(
-      ["smolvlm-256m-instruct", "smolvlm-500m-instruct", "smolvlm-instruct", "tiny-smolvlm"].sort(),
+    expect(manifests.map((m) => m.id)).toEqual(
+      expect.arrayContaining([
+        "smolvlm-256m-instruct",
+        "smolvlm-500m-instruct",
+        "smolvlm-instruct",
+        "smolvlm2-256m-video-instruct",
+        "smolvlm2-500m-video-instruct",
+        "tiny-smolvlm",
+      ]),
     );
+    for (const m of manifests) expect(familyById(m.family), m.id).toBeDefined();
     const byId = new Map(manifests.map((m) => [m.id, m]));
     expect(byId.get("smolvlm-256m-instruct")?.repo).toBe("HuggingFaceTB/SmolVLM-256M-Instruct");
     expect(byId.get("smolvlm-500m-instruct")?.repo).toBe("HuggingFaceTB/SmolVLM-500M-Instruct");
     expect(byId.get("smolvlm-instruct")?.repo).toBe("HuggingFaceTB/SmolVLM-Instruct");
+    expect(byId.get("smolvlm2-256m-video-instruct")).toMatchObject({ repo: "HuggingFaceTB/SmolVLM2-256M-Video-Instruct", family: "idefics3" });
     expect(byId.get("tiny-smolvlm")?.source).toBe("generated");
     expect(byId.get("tiny-smolvlm")?.randomWeights).toBe(true);
     for (const m of manifests.filter((x) => x.source === "hub")) {
@@ -149,3 +159,11 @@ describe("dtype choice", () => {
 function byPath(a: { path: string }, b: { path: string }): number {
   return a.path.localeCompare(b.path);
 }
+
+describe("a manifest's family", () => {
+  it("must be one the program registers", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const json = JSON.parse(await readFile(new URL("../../models/tiny-smolvlm.json", import.meta.url), "utf8"));
+    expect(() => parseManifest({ ...json, family: "llama_vision" }, "custom.json")).toThrow(/family: must be one of the supported families: idefics3/);
+  });
+});

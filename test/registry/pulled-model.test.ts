@@ -6,6 +6,7 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listModels, pullModel, resolveModel, type ModelManifest } from "../../src/model/registry/index.js";
 import { FakeHub, sha256, tempDir } from "./fake-hub.js";
+import { generatedModels } from "../../src/generated-models.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const tinyDir = path.join(repoRoot, "models", "tiny-smolvlm");
@@ -73,7 +74,8 @@ describe.skipIf(!runnerPresent || !tinyPresent)("a pulled model", () => {
   });
 
   it("tiny-smolvlm resolves to the generated directory, listed as random weights with nothing to download", async () => {
-    const opts = { modelsDir: path.join(work.dir, "models"), defaultModel: "smolvlm-256m-instruct" };
+    const opts = { modelsDir: path.join(work.dir, "models"), defaultModel: "smolvlm-256m-instruct", generators: generatedModels() };
+    await expect(resolveModel("tiny-smolvlm", { ...opts, generators: {} })).rejects.toThrow(/generated model, but this program has no generator registered/);
     const resolved = await resolveModel("tiny-smolvlm", opts);
     expect(resolved).toMatchObject({
       id: "tiny-smolvlm",

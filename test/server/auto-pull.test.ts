@@ -4,7 +4,7 @@ import type { CallToolResult, Progress } from "@modelcontextprotocol/sdk/types.j
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ModelManifest } from "../../src/model/registry/index.js";
 import { createModelProvider } from "../../src/server/model-provider.js";
-import { defaultTinyModelDir } from "../../src/tiny/index.js";
+import { defaultTinyModelDir } from "../../src/model/families/idefics3/tiny/index.js";
 import { FakeHub, sha256 } from "../registry/fake-hub.js";
 import { startHarness, testConfig, textOf, type Harness } from "../support/mcp-harness.js";
 import { makeTempDir } from "../support/temp-dir.js";

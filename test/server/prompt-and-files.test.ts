@@ -39,6 +39,7 @@ describe("task file", () => {
     modelFingerprint: "abc",
     randomWeights: false,
     shape: SMALL_SHAPE,
+    processing: {},
     exampleVersion: 1,
     createdAt: "",
     updatedAt: "",

@@ -139,6 +139,36 @@ for (const kind of [sqlite, postgres]) {
       expect(again.id).toBeGreaterThan(task.id);
     });
 
+    it("keeps processing options and image sources, and removes examples by source", async () => {
+      const task = await store.createTask(newTask(name, { processing: { maxPixels: 401408 } }));
+      expect((await store.getTask(name))?.processing).toEqual({ maxPixels: 401408 });
+      expect((await store.createTask(newTask(`${name}-plain`))).processing).toEqual({});
+      const [first, second] = clusteredExamples(["a"], 2);
+      const { ids } = await store.addExamples(task.id, [
+        { ...first!, sources: ["/img/one.png"] },
+        { ...second!, sources: ["https://example.com/two.png"] },
+      ]);
+      expect((await store.listExamples(task.id)).map((e) => e.sources)).toEqual([["/img/one.png"], ["https://example.com/two.png"]]);
+      const removed = await store.removeExamples(task.id, { sources: ["https://example.com/two.png", "/not/there.png"] });
+      expect(removed.removed).toEqual([ids[1]]);
+      expect((await store.listExamples(task.id)).map((e) => e.id)).toEqual([ids[0]]);
+    });
+
+    it("updates settings, bumping the version only when the classifier could change", async () => {
+      const task = await store.createTask(newTask(name, { labels: ["a", "b"] }));
+      expect((await store.updateTask(task.id, { prompt: "New prompt?" })).prompt).toBe("New prompt?");
+      await store.addExamples(task.id, [...clusteredExamples(["a"], 1), ...clusteredExamples(["b"], 1)]);
+      const base = (await store.exampleVersion(task.id))!;
+      expect((await store.updateTask(task.id, { description: "words" })).exampleVersion).toBe(base);
+      expect((await store.updateTask(task.id, { k: 2 })).exampleVersion).toBe(base + 1);
+      await expect(store.updateTask(task.id, { renameLabel: { from: "a", to: "b" } })).rejects.toMatchObject({ code: "label-exists" });
+      await expect(store.updateTask(task.id, { prompt: "Other?" })).rejects.toMatchObject({ code: "has-examples" });
+      const renamed = await store.updateTask(task.id, { renameLabel: { from: "a", to: "c" }, labels: ["b", "c"] });
+      expect(renamed).toMatchObject({ labels: ["b", "c"], exampleVersion: base + 2 });
+      expect(await store.labelCounts(task.id)).toEqual({ b: 1, c: 1 });
+      await expect(store.updateTask(999_999, { k: 1 })).rejects.toMatchObject({ code: "unknown-task" });
+    });
+
     it("makes a write on one handle visible on another handle of the same database", async () => {
       const other = await reopen();
       others.push(other);

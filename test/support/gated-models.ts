@@ -36,6 +36,7 @@ export class GatedModels implements ModelProvider {
     const real = await this.inner.extractor(modelId);
     return {
       info: real.info,
+      resolveOptions: (options) => real.resolveOptions(options),
       extract: async (request: ExtractRequest): Promise<ExtractResult> => {
         this.extractCalls++;
         this.requests.push(request);

@@ -9,8 +9,8 @@ import { Template } from "@huggingface/jinja";
 import { AutoProcessor, AutoTokenizer, env, RawImage } from "@huggingface/transformers";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { detectSharedModelDir, generateModel } from "../../src/tiny/index.js";
-import { allSpecialTokens } from "../../src/tiny/tokenizer-files.js";
+import { detectSharedModelDir, generateModel } from "../../src/model/families/idefics3/tiny/index.js";
+import { allSpecialTokens } from "../../src/model/families/idefics3/tiny/tokenizer-files.js";
 
 const shared = detectSharedModelDir();
 let tmp: string;

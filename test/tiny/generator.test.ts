@@ -2,8 +2,8 @@ import { existsSync } from "node:fs";
 import { readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { modelConfig, preprocessorConfig, processorConfig, type JsonObject, type JsonValue } from "../../src/tiny/config-files.js";
-import { defaultTinyModelDir, detectSharedModelDir, ensureTinyModel, generateModel, GENERATOR_VERSION, PRESETS, STAMP_FILE } from "../../src/tiny/index.js";
+import { modelConfig, preprocessorConfig, processorConfig, type JsonObject, type JsonValue } from "../../src/model/families/idefics3/tiny/config-files.js";
+import { defaultTinyModelDir, detectSharedModelDir, ensureTinyModel, generateModel, GENERATOR_VERSION, PRESETS, STAMP_FILE } from "../../src/model/families/idefics3/tiny/index.js";
 import {
   PUBLISHED_CHAT_TEMPLATE,
   PUBLISHED_CONFIG,
@@ -11,7 +11,7 @@ import {
   PUBLISHED_PREPROCESSOR_CONFIG,
   PUBLISHED_PROCESSOR_CONFIG,
   PUBLISHED_SPECIAL_TOKENS_MAP,
-} from "../../src/tiny/published-configs.js";
+} from "../../src/model/families/idefics3/tiny/published-configs.js";
 import { sha256, withTempDir } from "./helpers.js";
 
 const shared = detectSharedModelDir();

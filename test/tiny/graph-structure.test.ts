@@ -4,7 +4,7 @@
  */
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { defaultTinyModelDir } from "../../src/tiny/index.js";
+import { defaultTinyModelDir } from "../../src/model/families/idefics3/tiny/index.js";
 import {
   dims,
   floats,

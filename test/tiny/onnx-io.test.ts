@@ -6,7 +6,7 @@
 import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
-import { defaultTinyModelDir } from "../../src/tiny/index.js";
+import { defaultTinyModelDir } from "../../src/model/families/idefics3/tiny/index.js";
 import {
   allFinite,
   cosine,

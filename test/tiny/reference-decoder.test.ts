@@ -6,7 +6,7 @@
 import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
-import { defaultTinyModelDir } from "../../src/tiny/index.js";
+import { defaultTinyModelDir } from "../../src/model/families/idefics3/tiny/index.js";
 import { loadReferenceDecoder, type ReferenceDecoder } from "../support/reference-decoder.js";
 import { decoderFeeds, exposeOutputs, lastRow, loadModelProto, maxAbsDiff, pseudoRandom, sessionOptions, textSizes, type TextSizes } from "./helpers.js";
 

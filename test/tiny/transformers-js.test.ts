@@ -14,7 +14,7 @@ import {
   type Tensor,
 } from "@huggingface/transformers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { defaultTinyModelDir } from "../../src/tiny/index.js";
+import { defaultTinyModelDir } from "../../src/model/families/idefics3/tiny/index.js";
 
 const dir = defaultTinyModelDir();
 const modelId = path.basename(dir);

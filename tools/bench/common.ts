@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
-import { ensureTinyModel, type TinyVariant } from "../../src/tiny/index.js";
+import { ensureTinyModel, type TinyVariant } from "../../src/model/families/idefics3/tiny/index.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const BENCH_MODEL_ID = "smolvlm-256m-shaped";

@@ -71,6 +71,7 @@ class TimedModels implements ModelProvider {
     const { timings, depths } = this;
     return {
       info: extractor.info,
+      resolveOptions: (options) => extractor.resolveOptions(options),
       async extract(request) {
         const result = await extractor.extract(request);
         timings.push(result.timings);

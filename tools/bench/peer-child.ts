@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { onnx, TensorDataType, type Onnx } from "../../src/model/onnx-proto.js";
-import { Idefics3Runner } from "../../src/model/runner.js";
+import { ModelRunner } from "../../src/model/runner.js";
 import { BENCH_MODEL_DIR, BENCH_MODEL_ID, log, median, peakRssBytes, testImage } from "./common.js";
 
 const TEXT = "What is in this image?";
@@ -160,9 +160,9 @@ async function limit(config: LimitConfig): Promise<LimitResult> {
     },
     q4: { session: await ort.InferenceSession.create(q4MatMul(m, k, n), options), feeds: { X: new ort.Tensor("float32", randomFloats(m * k, 5), [m, k]) } },
   };
-  const runners: Record<string, Idefics3Runner> = {};
+  const runners: Record<string, ModelRunner> = {};
   for (const dtype of config.dtypes) {
-    runners[dtype] = await Idefics3Runner.create(
+    runners[dtype] = await ModelRunner.create(
       { id: BENCH_MODEL_ID, dir: BENCH_MODEL_DIR, dtypes: { vision_encoder: dtype, decoder_model_merged: dtype } },
       { threads: config.threads },
     );
@@ -208,7 +208,7 @@ async function limit(config: LimitConfig): Promise<LimitResult> {
 }
 
 async function peer(config: PeerConfig): Promise<PeerResult> {
-  const sav = await Idefics3Runner.create(
+  const sav = await ModelRunner.create(
     { id: BENCH_MODEL_ID, dir: BENCH_MODEL_DIR, dtypes: { vision_encoder: config.dtype, decoder_model_merged: config.dtype } },
     { threads: config.threads },
   );

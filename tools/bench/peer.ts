@@ -51,7 +51,7 @@ export async function runPeerBenchmark(): Promise<string> {
     "## Against a peer: transformers.js on the same model",
     "",
     `Time to get features for one new image, ${THREADS} ONNX Runtime threads on both sides (the same onnxruntime-node 1.30 binary), the same model directory (\`models/generated/smolvlm-256m-shaped\`), the same prompt ("What is in this image?") and a new 640×480 JPEG each time.`,
-    "sav-mcp: `Idefics3Runner.extract` (decode and preprocess, vision encoder, embeddings, edited decoder; caches cold). transformers.js 4.3: `RawImage.fromBlob`, the chat template, `AutoProcessor` with `do_image_splitting: false` (the same single 512×512 view; its default would encode 17 frames) and `generate({ max_new_tokens: 1 })` of `AutoModelForVision2Seq`, which is its cheapest way to run the model over a prompt. The two sides alternate image by image in one process; the ratio is the median of per-image ratios.",
+    "sav-mcp: `ModelRunner.extract` (decode and preprocess, vision encoder, embeddings, edited decoder; caches cold). transformers.js 4.3: `RawImage.fromBlob`, the chat template, `AutoProcessor` with `do_image_splitting: false` (the same single 512×512 view; its default would encode 17 frames) and `generate({ max_new_tokens: 1 })` of `AutoModelForVision2Seq`, which is its cheapest way to run the model over a prompt. The two sides alternate image by image in one process; the ratio is the median of per-image ratios.",
     "",
     `| dtype (vision + decoder) | sav-mcp (ms) | of which preprocess / vision / decoder | transformers.js (ms) | of which processor / generate (vision / decoder runs) | sav-mcp / transformers.js (goal ≤ 0.7) | rounds |`,
     "|---|---:|---|---:|---|---:|---:|",

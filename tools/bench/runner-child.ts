@@ -9,7 +9,7 @@ import os from "node:os";
 import * as ort from "onnxruntime-node";
 import { prepareDecoder } from "../../src/model/decoder-cache.js";
 import { loadModelFiles } from "../../src/model/model-dir.js";
-import { Idefics3Runner } from "../../src/model/runner.js";
+import { ModelRunner } from "../../src/model/runner.js";
 import { inputMetadata, int64Tensor } from "../../src/model/tensors.js";
 import type { ExtractResult } from "../../src/model/types.js";
 import { BENCH_MODEL_DIR, BENCH_MODEL_ID, log, median, peakRssBytes, testImage } from "./common.js";
@@ -145,8 +145,8 @@ export interface FidelityResult {
 
 export type RunnerChildConfig = MatrixConfig | MemoryConfig | FastPathConfig | ThreadsConfig | FidelityConfig;
 
-function createRunner(dtypes: Dtypes, threads: number): Promise<Idefics3Runner> {
-  return Idefics3Runner.create(
+function createRunner(dtypes: Dtypes, threads: number): Promise<ModelRunner> {
+  return ModelRunner.create(
     { id: BENCH_MODEL_ID, dir: BENCH_MODEL_DIR, dtypes: { vision_encoder: dtypes.vision, decoder_model_merged: dtypes.decoder } },
     { threads },
   );
@@ -159,7 +159,7 @@ const freshImage = (): Promise<Uint8Array> => testImage(nextSeed++);
 const pause = (milliseconds: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, milliseconds));
 
 async function matrix(config: MatrixConfig): Promise<MatrixResult> {
-  const runners: Idefics3Runner[] = [];
+  const runners: ModelRunner[] = [];
   const createMs: number[] = [];
   for (const setup of config.setups) {
     const started = performance.now();
@@ -233,14 +233,14 @@ function decoderFeeds(session: ort.InferenceSession, inputsEmbeds: Float32Array,
 async function fastPath(config: FastPathConfig): Promise<FastPathResult> {
   const runner = await createRunner(config.dtypes, config.threads);
   const files = loadModelFiles(BENCH_MODEL_DIR, { vision_encoder: config.dtypes.vision, decoder_model_merged: config.dtypes.decoder });
-  const text = files.config.text;
+  const text = files.model.text;
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: config.threads,
     interOpNumThreads: 1,
     executionMode: "sequential",
     graphOptimizationLevel: "all",
   };
-  const source = files.onnx.decoder_model_merged;
+  const source = files.onnx.decoder;
   const edit = { layers: text.layers, width: text.heads * text.headDim };
   const editedPath = (await prepareDecoder(source, edit)).path;
   const truncatedPath = (await prepareDecoder(source, { ...edit, keepLayers: config.truncatedLayers })).path;

@@ -31,11 +31,15 @@ function configFrom(command: Command): SavConfig {
   });
 }
 
-async function registryOptions(command: Command, manifestFiles: string[] = []): Promise<RegistryOptions> {
+async function registryOptions(
+  command: Command,
+  generators: RegistryOptions["generators"],
+  manifestFiles: string[] = [],
+): Promise<RegistryOptions> {
   const config = configFrom(command);
   const extraManifests: ModelManifest[] = [];
   for (const file of manifestFiles) extraManifests.push(await loadManifest(file));
-  return { modelsDir: config.modelsDir, modelDir: config.modelDir, defaultModel: config.defaultModel, extraManifests };
+  return { modelsDir: config.modelsDir, modelDir: config.modelDir, defaultModel: config.defaultModel, extraManifests, generators };
 }
 
 /** Errors as one line, `error: <sentence>`, exit status 1; never a stack trace. */
@@ -84,7 +88,8 @@ function listingTable(listings: ModelListing[]): string {
 }
 
 /** Adds `models list | pull ID [--dtype ...] | verify ID | rm ID` to a commander program. */
-export function registerModelsCommand(program: Command): void {
+export function registerModelsCommand(program: Command, generators: RegistryOptions["generators"] = {}): void {
+  const options = (command: Command, manifestFiles?: string[]) => registryOptions(command, generators, manifestFiles);
   const models = program
     .command("models")
     .description("list, download, verify and remove models (SAV_MODELS_DIR, HF_ENDPOINT, HF_TOKEN)");
@@ -96,7 +101,7 @@ export function registerModelsCommand(program: Command): void {
     .option("--manifest <file>", "also list the model of a custom manifest file (repeatable)", collect, [])
     .action(async (flags: { json?: boolean; manifest: string[] }, command: Command) =>
       guarded(async () => {
-        const listings = await listModels(await registryOptions(command, flags.manifest));
+        const listings = await listModels(await options(command, flags.manifest));
         process.stdout.write(flags.json ? `${JSON.stringify(listings, null, 2)}\n` : `${listingTable(listings)}\n`);
       }),
     );
@@ -110,7 +115,7 @@ export function registerModelsCommand(program: Command): void {
     .option("--timeout <seconds>", "give up on a request after this long without data", positiveInt, 60)
     .action(async (id: string, flags: { dtype?: string; concurrency: number; timeout: number }, command: Command) =>
       guarded(async () => {
-        const opts = await registryOptions(command);
+        const opts = await options(command);
         const reporter = createProgressReporter(`pull ${id}`);
         const controller = new AbortController();
         const onSigint = () => controller.abort(new Error("Pull cancelled; run the same command again to resume."));
@@ -140,7 +145,7 @@ export function registerModelsCommand(program: Command): void {
     .argument("<id>", "model id or manifest file")
     .action(async (id: string, _flags: unknown, command: Command) =>
       guarded(async () => {
-        const result = await verifyModel(id, await registryOptions(command));
+        const result = await verifyModel(id, await options(command));
         for (const f of result.files) {
           process.stdout.write(`${f.ok ? "ok  " : "BAD "} ${f.path}${f.reason ? `: ${f.reason}` : ""}\n`);
         }
@@ -159,7 +164,7 @@ export function registerModelsCommand(program: Command): void {
     .argument("<id>", "model id or manifest file")
     .action(async (id: string, _flags: unknown, command: Command) =>
       guarded(async () => {
-        const { removedBytes } = await removeModel(id, await registryOptions(command));
+        const { removedBytes } = await removeModel(id, await options(command));
         process.stdout.write(removedBytes > 0 ? `Removed ${id} (${formatBytes(removedBytes)} freed).\n` : `${id} is not installed.\n`);
       }),
     );

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { readdir, rm, stat, statfs } from "node:fs/promises";
 import path from "node:path";
-import { TINY_MODEL_ID } from "../../config.js";
+import { DTYPE_PREFERENCE } from "../onnx-files.js";
 import { downloadFile, headFile, sha256File, type HubContext } from "./download.js";
 import { diskFullError, HubError, installCommandFor, ModelNotInstalledError } from "./errors.js";
 import {
@@ -60,6 +60,15 @@ export interface RegistryOptions {
   fetchImpl?: typeof fetch;
   /** Custom manifests (see `loadManifest`), consulted before the built-in ones. */
   extraManifests?: ModelManifest[];
+  /** Generated models (manifest `source: "generated"`) by id: registered by the program, never downloaded. */
+  generators?: Readonly<Record<string, ModelGenerator>>;
+}
+
+/** A locally generated model (random weights, published layout): where it lives, and how to make it. */
+export interface ModelGenerator {
+  dir: string;
+  /** Generates the model when it is missing or stale; resolves to its directory. */
+  ensure(): Promise<string>;
 }
 
 export interface ModelListing {
@@ -138,21 +147,14 @@ function tokenOf(opts: RegistryOptions): string | undefined {
   return token === undefined || token.trim() === "" ? undefined : token.trim();
 }
 
-/** The tiny generator is loaded lazily: listing or pulling real models never needs it (nor onnx-proto). */
-async function loadTiny(): Promise<typeof import("../../tiny/index.js")> {
-  return import("../../tiny/index.js");
+function isGenerated(manifest: ModelManifest | null): boolean {
+  return manifest?.source === "generated";
 }
 
-async function tinyDir(): Promise<string | null> {
-  try {
-    return (await loadTiny()).defaultTinyModelDir();
-  } catch {
-    return null;
-  }
-}
-
-function isGenerated(manifest: ModelManifest | null, id: string): boolean {
-  return manifest?.source === "generated" || id === TINY_MODEL_ID;
+function generatorFor(opts: RegistryOptions, id: string): ModelGenerator {
+  const generator = opts.generators?.[id];
+  if (!generator) throw new ManifestError(`${id} is a generated model, but this program has no generator registered for it.`);
+  return generator;
 }
 
 function usesModelDir<T extends RegistryOptions>(id: string, opts: T): opts is T & { modelDir: string } {
@@ -268,8 +270,6 @@ class NotInstalled extends ModelNotInstalledError {
  * otherwise fp32 when its file is there, otherwise the first variant found.
  */
 export function detectDtypes(dir: string, requested: Record<string, string> = {}): Record<Component, Dtype> {
-  // int8 first: on CPU it measured fastest and closest to fp32 (BENCHMARKS.md), as the manifests' default.
-  const order: Dtype[] = ["int8", "uint8", "quantized", "fp32", "fp16", "q4", "q4f16", "bnb4"];
   const graph = (c: Component, d: Dtype) => path.join(dir, "onnx", `${c}${DTYPE_SUFFIX[d]}.onnx`);
   const result = {} as Record<Component, Dtype>;
   for (const component of COMPONENTS) {
@@ -281,10 +281,10 @@ export function detectDtypes(dir: string, requested: Record<string, string> = {}
       result[component] = wanted as Dtype;
       continue;
     }
-    const found = order.find((d) => existsSync(graph(component, d)));
+    const found = DTYPE_PREFERENCE.find((d) => existsSync(graph(component, d)));
     if (found === undefined) {
       throw new ManifestError(
-        `${dir} has no onnx/${component}*.onnx; a model directory must use the published SmolVLM layout.`,
+        `${dir} has no onnx/${component}*.onnx; a model directory must use a published ONNX layout (onnx/<graph><dtype suffix>.onnx).`,
       );
     }
     result[component] = found;
@@ -305,8 +305,8 @@ export async function listModels(opts: RegistryOptions): Promise<ModelListing[]>
       isDefault,
       randomWeights: manifest.randomWeights,
     };
-    if (isGenerated(manifest, manifest.id)) {
-      const dir = await tinyDir();
+    if (isGenerated(manifest)) {
+      const dir = opts.generators?.[manifest.id]?.dir ?? null;
       const installed = dir !== null && (await checkInstalled(manifest, dir, manifest.defaultDtypes)).ok;
       listings.push({
         ...base,
@@ -399,12 +399,10 @@ export async function resolveModel(
     return { id, dir: opts.modelDir, dtypes: detectDtypes(opts.modelDir, opts.dtypes), randomWeights: false, manifest };
   }
   const manifest = await requireManifest(id, opts);
-  if (isGenerated(manifest, manifest.id)) {
-    const tiny = await loadTiny();
-    const dir = tiny.defaultTinyModelDir();
+  if (isGenerated(manifest)) {
     return {
       id: manifest.id,
-      dir: await tiny.ensureTinyModel(dir),
+      dir: await generatorFor(opts, manifest.id).ensure(),
       dtypes: chooseDtypes(manifest, opts.dtypes),
       randomWeights: true,
       manifest,
@@ -437,7 +435,7 @@ const pullsInProgress = new Map<string, Promise<unknown>>();
  */
 export async function pullModel(idOrPath: string, opts: PullOptions): Promise<PullResult> {
   const manifest = await requireManifest(idOrPath, opts);
-  if (isGenerated(manifest, manifest.id)) {
+  if (isGenerated(manifest)) {
     const resolved = await resolveModel(manifest.id, opts);
     return { dir: resolved.dir, downloadedBytes: 0, skippedFiles: 0 };
   }
@@ -653,8 +651,8 @@ function progressTracker(pending: Map<string, { received: number; total: number 
 export async function verifyModel(id: string, opts: RegistryOptions): Promise<VerifyResult> {
   const manifest = await findManifest(id, opts);
   const modelId = manifest?.id ?? id;
-  if (isGenerated(manifest, modelId)) {
-    const dir = await tinyDir();
+  if (isGenerated(manifest)) {
+    const dir = opts.generators?.[modelId]?.dir ?? null;
     const files = manifest ? filesFor(manifest, manifest.defaultDtypes) : [];
     const results = files.map((f) => {
       const present = dir !== null && existsSync(path.join(dir, f.path));
@@ -715,7 +713,7 @@ export async function verifyModel(id: string, opts: RegistryOptions): Promise<Ve
 export async function removeModel(id: string, opts: RegistryOptions): Promise<{ removedBytes: number }> {
   const manifest = await findManifest(id, opts).catch(() => null);
   const modelId = manifest?.id ?? id;
-  if (isGenerated(manifest, modelId)) {
+  if (isGenerated(manifest)) {
     throw new ManifestError(`${modelId} is generated locally, not pulled; there is nothing to remove from ${opts.modelsDir}.`);
   }
   const dir = installDir(opts, modelId);

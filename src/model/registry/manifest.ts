@@ -4,23 +4,21 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 
-/** The three ONNX graphs of an idefics3 (SmolVLM) export, in the order the runner loads them. */
-export const COMPONENTS = ["vision_encoder", "embed_tokens", "decoder_model_merged"] as const;
-export type Component = (typeof COMPONENTS)[number];
+import { FAMILIES, familyById } from "../families/index.js";
+import { DTYPE_SUFFIX, DTYPES, type Dtype } from "../onnx-files.js";
 
-/** transformers.js dtype names and the file-name suffix each one uses (utils/dtypes.js). */
-export const DTYPE_SUFFIX = {
-  fp32: "",
-  fp16: "_fp16",
-  q4: "_q4",
-  q4f16: "_q4f16",
-  bnb4: "_bnb4",
-  int8: "_int8",
-  uint8: "_uint8",
-  quantized: "_quantized",
-} as const;
-export type Dtype = keyof typeof DTYPE_SUFFIX;
-export const DTYPES = Object.keys(DTYPE_SUFFIX) as Dtype[];
+export { DTYPE_SUFFIX, DTYPES, type Dtype } from "../onnx-files.js";
+
+/**
+ * The ONNX graphs a manifest lists, in the order the runner loads them. Every family so far names its three
+ * graphs alike; a family that names them otherwise adds its names here through its `components`.
+ */
+export const COMPONENTS = [...new Set(FAMILIES.flatMap((f) => [f.components.vision, f.components.embed, f.components.decoder]))] as [
+  "vision_encoder",
+  "embed_tokens",
+  "decoder_model_merged",
+];
+export type Component = (typeof COMPONENTS)[number];
 
 export interface ManifestFile {
   /** Path inside the repository, `/`-separated; the local copy keeps the same layout. */
@@ -49,7 +47,8 @@ export interface ModelManifest {
   revision: string | null;
   /** False when the pinned revision (or `main`) was not confirmed to hold exactly these files. */
   revisionVerified: boolean;
-  family: "idefics3";
+  /** A family id from src/model/families (e.g. "idefics3"). */
+  family: string;
   license: string;
   randomWeights: boolean;
   /** Configuration and tokenizer files every dtype variant needs. */
@@ -96,7 +95,9 @@ export const manifestSchema = z
       .nullable(),
     revision: z.string().min(1).nullable(),
     revisionVerified: z.boolean(),
-    family: z.literal("idefics3"),
+    family: z.string().refine((id) => familyById(id) !== undefined, {
+      message: `must be one of the supported families: ${FAMILIES.map((f) => f.id).join(", ")}`,
+    }),
     license: z.string().min(1),
     randomWeights: z.boolean().default(false),
     files: z.array(fileSchema),

@@ -6,6 +6,7 @@ import {
   type NewExample,
   type NewTask,
   type RemoveWhich,
+  type TaskChanges,
   type TaskListOptions,
   type TaskRecord,
   type TaskStore,
@@ -127,6 +128,11 @@ export class TenantTaskStore implements TaskStore {
     await this.mine(taskId);
     const result = await this.base.removeExamples(taskId, which);
     return { removed: result.removed, task: this.view(result.task) };
+  }
+
+  async updateTask(taskId: number, changes: TaskChanges): Promise<TaskRecord> {
+    await this.mine(taskId);
+    return this.view(await this.base.updateTask(taskId, changes));
   }
 
   async listExamples(taskId: number, options?: { limit?: number; offset?: number }): Promise<ExampleRecord[]> {

@@ -5,8 +5,8 @@ import { imageSourceSchema } from "../image-source.js";
 import { taskRefSchema, votesSchema } from "../schemas.js";
 import { MAX_TEXT_CHARS } from "./examples.js";
 
-export function classifyInputSchema(limits: Pick<SavLimits, "maxBatchImages">) {
-  const { maxBatchImages } = limits;
+export function classifyInputSchema(limits: Pick<SavLimits, "maxBatchImages" | "maxImagesPerPrompt">) {
+  const { maxBatchImages, maxImagesPerPrompt } = limits;
   return z.object({
     task: taskRefSchema,
     image: imageSourceSchema
@@ -18,6 +18,21 @@ export function classifyInputSchema(limits: Pick<SavLimits, "maxBatchImages">) {
       .max(maxBatchImages, `At most ${maxBatchImages} images per classify_image call; split the batch into several calls.`)
       .optional()
       .describe(`A batch of up to ${maxBatchImages} images, each classified on its own; results keep this order. Give this or \`image\`.`),
+    queries: z
+      .array(
+        z.object({
+          images: z
+            .array(imageSourceSchema)
+            .min(1)
+            .max(maxImagesPerPrompt, `At most ${maxImagesPerPrompt} images per query.`)
+            .describe("The images read together in one prompt, in order; as many as each of the task's examples has."),
+          text: z.string().max(MAX_TEXT_CHARS).optional().describe("This query's text for {text} (default: the call's `text`)."),
+        }),
+      )
+      .min(1)
+      .max(maxBatchImages, `At most ${maxBatchImages} queries per classify_image call.`)
+      .optional()
+      .describe("Queries made of several images (plus text), for tasks whose examples have several images; one result per query. Give this, `image` or `images`."),
     text: z
       .string()
       .max(MAX_TEXT_CHARS)
@@ -44,8 +59,9 @@ export const classifyOutputSchema = z.object({
   results: z
     .array(
       z.object({
-        index: z.number().int().describe("Position of the image in the request, from 0"),
-        image: z.string().describe("Where the image came from (path, URL without query, or base64 size)"),
+        index: z.number().int().describe("Position of the image (or query) in the request, from 0"),
+        image: z.string().describe("Where the image came from (path, URL without query, or base64 size); a query's images joined by ' + '"),
+        images: z.array(z.string()).optional().describe("For a query of several images: where each came from"),
         label: z.string().describe("The predicted label: the one most heads voted for"),
         share: z.number().describe("Votes for the predicted label divided by the number of voting heads (0..1); a rough confidence"),
         votes: votesSchema,

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { taskRefSchema } from "../schemas.js";
 import { headSelectionSchema } from "./tasks.js";
+import { EXAMPLE_SOURCES_DESCRIPTION } from "./examples.js";
 
 export const evaluateInputSchema = z.object({
   task: taskRefSchema,
@@ -54,6 +55,7 @@ export const evaluateOutputSchema = z.object({
         label: z.string().describe("Its stored label"),
         predicted: z.string().describe("What the other examples predicted"),
         share: z.number().describe("Vote share of the prediction"),
+        sources: z.array(z.string()).optional().describe(EXAMPLE_SOURCES_DESCRIPTION),
       }),
     )
     .describe("Held-out examples that were labelled wrongly: candidates for mislabelled or ambiguous examples"),

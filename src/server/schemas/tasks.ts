@@ -1,7 +1,8 @@
 /** Inputs and outputs of the task tools (create, list, get, delete); the service's types are inferred from them. */
 import { z } from "zod";
 import type { HeadSelection } from "../../sav/index.js";
-import { labelSchema, taskNameSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
+import { labelSchema, processingSchema, taskNameSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
+import { EXAMPLE_SOURCES_DESCRIPTION } from "./examples.js";
 
 export const DEFAULT_HEADS = 20;
 export const DEFAULT_SELECTION: HeadSelection = "in-sample";
@@ -44,6 +45,12 @@ export const createTaskInputSchema = z.object({
     .string()
     .optional()
     .describe("Model id (see list_models). Default: the server's default model. 'tiny-smolvlm' is a random-weight test model."),
+  processing: processingSchema
+    .optional()
+    .describe(
+      "Optional image processing options of the model's family, kept for every example and query of the task: SmolVLM {imageSplitting: true} (tiles plus a global view; ~17x slower), " +
+        "Qwen2-VL {maxPixels: N} (pixel budget per image). Omit for the family's defaults.",
+    ),
 });
 export type CreateTaskInput = z.infer<typeof createTaskInputSchema>;
 
@@ -79,6 +86,7 @@ export const taskDetailSchema = taskOutputSchema.extend({
         label: z.string().describe("Its label"),
         text: z.string().nullable().describe("Its text, or null"),
         imageSha256: z.array(z.string()).describe("sha256 of each image's bytes (images themselves are not stored)"),
+        sources: z.array(z.string()).optional().describe(EXAMPLE_SOURCES_DESCRIPTION),
         createdAt: z.string().describe("ISO 8601 time it was added"),
       }),
     )

@@ -2,12 +2,48 @@
 import { classify as classifyVectors, SavError } from "../../sav/index.js";
 import type { CachedClassifier, TaskRecord } from "../../store/index.js";
 import { errorText, ToolError } from "../errors.js";
-import type { LoadedImage } from "../image-source.js";
+import type { ImageSource, LoadedImage } from "../image-source.js";
 import { mapInOrder } from "../pipeline.js";
 import { composePromptText } from "../prompt-text.js";
 import type { ClassifyInput, ClassifyResult } from "../schemas/classify.js";
 import { describeCounts, RANDOM_WEIGHTS_NOTE, round, withoutFinalPeriod } from "../wording.js";
 import { imageSourcesOf, PIPELINE_DEPTH, throwIfCancelled, type CallContext, type ServiceContext } from "./context.js";
+import { taskImageCount } from "./examples.js";
+
+interface Query {
+  sources: ImageSource[];
+  text?: string;
+}
+
+/** The call's queries: single images (`image` / `images`) or `queries` of several images each. */
+function queriesOf(input: ClassifyInput, maxImages: number): Query[] {
+  let queries: Query[];
+  if (input.queries !== undefined) {
+    if (input.image !== undefined || input.images !== undefined) {
+      throw new ToolError('Give exactly one of "image", "images" or "queries" (several images per query).');
+    }
+    queries = input.queries.map((q) => ({ sources: q.images, text: q.text ?? input.text }));
+  } else {
+    queries = imageSourcesOf(input, { image: "one image", images: "a batch, classified one by one" }).map((source) => ({ sources: [source], text: input.text }));
+  }
+  const total = queries.reduce((sum, q) => sum + q.sources.length, 0);
+  if (total > maxImages) {
+    throw new ToolError(`${total} images in one classify_image call; the limit is ${maxImages}. Split the batch into calls of at most ${maxImages} images.`);
+  }
+  return queries;
+}
+
+function checkImageCount(task: TaskRecord, queries: Query[], expected: number, usedQueries: boolean): void {
+  const wrong = queries.findIndex((q) => q.sources.length !== expected);
+  if (wrong === -1) return;
+  const got = queries[wrong]!.sources.length;
+  throw new ToolError(
+    `Nothing was classified: task '${task.name}' reads ${expected} image${expected === 1 ? "" : "s"} per example, but ` +
+      (usedQueries ? `query ${wrong} has ${got}` : "each image of `image`/`images` is a query of one") +
+      ". Every query must have as many images as the examples: " +
+      (expected === 1 ? 'use "image" or "images".' : `use "queries": [{"images": [${expected} image sources], "text": ...}].`),
+  );
+}
 
 async function classifierFor(service: ServiceContext, task: TaskRecord): Promise<CachedClassifier> {
   try {
@@ -26,41 +62,51 @@ async function classifierFor(service: ServiceContext, task: TaskRecord): Promise
 
 export async function classify(service: ServiceContext, input: ClassifyInput, ctx: CallContext = {}): Promise<ClassifyResult> {
   const task = await service.requireTask(input.task);
-  const sources = imageSourcesOf(input, { image: "one image", images: "a batch, classified one by one" });
-  const max = service.config.limits.maxBatchImages;
-  if (sources.length > max) {
-    throw new ToolError(`${sources.length} images in one classify_image call; the limit is ${max}. Split the batch into calls of at most ${max}.`);
-  }
-  service.checkText(task, input.text, "this query");
+  const queries = queriesOf(input, service.config.limits.maxBatchImages);
+  for (const [index, query] of queries.entries()) service.checkText(task, query.text, queries.length > 1 ? `query ${index}` : "this query");
   const { classifier, exampleVersion } = await classifierFor(service, task);
+  const expected = await taskImageCount(service, task);
+  if (expected !== undefined) checkImageCount(task, queries, expected, input.queries !== undefined);
 
   const allowedDirs = await service.allowedDirs();
-  const images: LoadedImage[] = [];
-  for (const [index, source] of sources.entries()) {
-    throwIfCancelled(ctx.signal);
-    try {
-      images.push(await service.loadImage(source, allowedDirs, ctx.signal));
-    } catch (error) {
-      if (ctx.signal?.aborted) throw error;
-      throw new ToolError(`Nothing was classified: image ${index} (counting from 0) cannot be used. ${errorText(error)}`);
+  const loaded: LoadedImage[][] = [];
+  for (const [index, query] of queries.entries()) {
+    const images: LoadedImage[] = [];
+    for (const [position, source] of query.sources.entries()) {
+      throwIfCancelled(ctx.signal);
+      try {
+        images.push(await service.loadImage(source, allowedDirs, ctx.signal));
+      } catch (error) {
+        if (ctx.signal?.aborted) throw error;
+        const which = query.sources.length > 1 ? `query ${index}, image ${position}` : `image ${index}`;
+        throw new ToolError(`Nothing was classified: ${which} (counting from 0) cannot be used. ${errorText(error)}`);
+      }
     }
+    loaded.push(images);
   }
 
   const extractor = await service.extractorFor(task.modelId, ctx, task);
-  const text = composePromptText(task.prompt, input.text);
   // Only the layers up to the deepest selected head are computed: a truncated decoder.
   const layers = Math.max(...classifier.heads.map((h) => h.layer)) + 1;
   const results: ClassifyResult["results"] = await mapInOrder(
-    images,
+    loaded,
     PIPELINE_DEPTH,
-    async (image, index) => {
+    async (images, index) => {
       throwIfCancelled(ctx.signal);
-      const extracted = await extractor.extract({ images: [image.bytes], text, layers, signal: ctx.signal });
+      const text = composePromptText(task.prompt, queries[index]!.text);
+      const extracted = await extractor.extract({
+        images: images.map((image) => image.bytes),
+        text,
+        layers,
+        options: task.processing,
+        signal: ctx.signal,
+      });
       service.checkShape(task, extracted.shape, layers);
       const answer = classifyVectors(classifier, extracted.vectors);
       return {
         index,
-        image: image.origin,
+        image: images.map((image) => image.origin).join(" + "),
+        ...(images.length > 1 ? { images: images.map((image) => image.origin) } : {}),
         label: answer.label,
         share: round(answer.share),
         votes: answer.votes,
@@ -69,7 +115,7 @@ export async function classify(service: ServiceContext, input: ClassifyInput, ct
           : {}),
       };
     },
-    (done) => ctx.progress?.(done, images.length, `classified image ${done} of ${images.length}`),
+    (done) => ctx.progress?.(done, loaded.length, `classified ${input.queries ? "query" : "image"} ${done} of ${loaded.length}`),
   );
   return {
     task: task.name,

@@ -85,6 +85,7 @@ export class ServiceContext {
       selection: task.selection,
       model: { id: task.modelId, fingerprint: task.modelFingerprint, randomWeights: task.randomWeights },
       shape: task.shape,
+      processing: task.processing,
       exampleCount,
       examplesPerLabel: perLabel,
       exampleVersion: task.exampleVersion,

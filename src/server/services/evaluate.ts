@@ -43,7 +43,16 @@ export async function evaluate(service: ServiceContext, input: EvaluateInput): P
   }
   const misclassified = report.predictions
     .filter((p) => p.predicted !== p.actual)
-    .map((p) => ({ exampleId: examples[p.index]!.id, label: p.actual, predicted: p.predicted, share: round(p.share) }));
+    .map((p) => {
+      const example = examples[p.index]!;
+      return {
+        exampleId: example.id,
+        label: p.actual,
+        predicted: p.predicted,
+        share: round(p.share),
+        ...(example.sources ? { sources: example.sources } : {}),
+      };
+    });
   const effectiveK = Math.min(k, task.shape.layers * task.shape.heads);
   return {
     task: task.name,

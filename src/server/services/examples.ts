@@ -1,7 +1,10 @@
 /** add_examples and remove_examples. */
-import { StoreError, type NewExample, type TaskRecord } from "../../store/index.js";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { StoreError, type NewExample, type RemoveWhich, type TaskRecord } from "../../store/index.js";
+import { expandDataset, unknownDatasetLabels, type DatasetExpansion } from "../dataset-input.js";
 import { errorText, quoteList, ToolError } from "../errors.js";
-import type { LoadedImage } from "../image-source.js";
+import { describeImageSource, type LoadedImage } from "../image-source.js";
 import { mapInOrder } from "../pipeline.js";
 import { composePromptText } from "../prompt-text.js";
 import type { AddExamplesInput, AddExamplesResult, ExampleInput, RemoveExamplesInput, RemoveExamplesResult } from "../schemas/examples.js";
@@ -23,10 +26,55 @@ interface InvalidExample {
   index: number;
   label: string;
   reason: string;
+  location?: string;
 }
 
 function problemLines(invalid: InvalidExample[]): string[] {
-  return invalid.slice(0, LISTED_PROBLEMS).map((e) => `- example ${e.index} (label '${e.label}'): ${e.reason}`);
+  return invalid
+    .slice(0, LISTED_PROBLEMS)
+    .map((e) =>
+      e.index < 0 ? `- manifest ${e.location}: ${e.reason}` : `- example ${e.index} (${e.location ? `${e.location}, ` : ""}label '${e.label}'): ${e.reason}`,
+    );
+}
+
+/** The examples of the call: its list, or a folder / manifest expanded into one. */
+async function callExamples(
+  service: ServiceContext,
+  task: TaskRecord,
+  input: AddExamplesInput,
+  allowedDirs: string[],
+): Promise<{ examples: (ExampleInput & { location?: string })[]; dataset?: DatasetExpansion & { offset: number } }> {
+  const kinds = [input.examples, input.folder, input.manifest].filter((value) => value !== undefined).length;
+  if (kinds !== 1) {
+    throw new ToolError(
+      'Give exactly one of `examples` (a list like [{"image": {"path": "cat.jpg"}, "label": "cat"}]), `folder` (one subfolder per label) or `manifest` (a CSV/JSONL file of path,label rows).',
+    );
+  }
+  if (input.examples !== undefined) {
+    if (input.include !== undefined || input.limit !== undefined || input.offset !== undefined) {
+      throw new ToolError("`include`, `limit` and `offset` apply to `folder` or `manifest` input; an `examples` list is taken as given.");
+    }
+    return { examples: input.examples };
+  }
+  const dataset = await expandDataset(
+    { folder: input.folder, manifest: input.manifest, include: input.include, limit: input.limit, offset: input.offset },
+    { allowedDirs, maxExamples: service.config.limits.maxExamplesPerCall },
+    { skipInvalid: input.skipInvalid },
+  );
+  const unknown = unknownDatasetLabels(dataset.examples, task.labels);
+  if (unknown && !input.skipInvalid) {
+    throw new ToolError(
+      `Nothing was stored: the dataset has labels ${unknown} that task '${task.name}' does not have (its labels: ${quoteList(task.labels ?? [])}). ` +
+        "Rename or remove those subfolders/rows, add the labels with update_task (addLabels), or pass skipInvalid: true to skip them.",
+    );
+  }
+  return { examples: dataset.examples, dataset: { ...dataset, offset: input.offset ?? 0 } };
+}
+
+/** The number of images every example (and query) of the task has, once it has an example. */
+export async function taskImageCount(service: ServiceContext, task: TaskRecord): Promise<number | undefined> {
+  const [first] = await service.store.listExamples(task.id, { limit: 1 });
+  return first?.imageHashes.length;
 }
 
 async function validateExample(
@@ -62,23 +110,33 @@ async function validateExample(
 
 export async function addExamples(service: ServiceContext, input: AddExamplesInput, ctx: CallContext = {}): Promise<AddExamplesResult> {
   const task = await service.requireTask(input.task);
-  if (input.examples.length === 0) {
+  const allowedDirs = await service.allowedDirs();
+  const { examples, dataset } = await callExamples(service, task, input, allowedDirs);
+  if (examples.length === 0) {
     throw new ToolError(
       "The examples list is empty. Give at least one example: {\"image\": {\"path\": \"…\"}, \"label\": \"…\"}" +
         (task.labels ? ` with a label from ${quoteList(task.labels)}.` : "."),
     );
   }
-  const total = input.examples.length;
-  const allowedDirs = await service.allowedDirs();
+  const total = examples.length;
   const valid: ValidExample[] = [];
-  const invalid: InvalidExample[] = [];
-  for (const [index, example] of input.examples.entries()) {
+  const invalid: InvalidExample[] = (dataset?.rejected ?? []).map((r) => ({ index: -1, label: "", reason: r.reason, location: r.location }));
+  let imageCount = await taskImageCount(service, task);
+  for (const [index, example] of examples.entries()) {
     throwIfCancelled(ctx.signal);
+    const location = example.location;
     try {
-      valid.push(await validateExample(service, task, example, index, allowedDirs, ctx.signal));
+      const checked = await validateExample(service, task, example, index, allowedDirs, ctx.signal);
+      imageCount ??= checked.images.length;
+      if (checked.images.length !== imageCount) {
+        throw new ToolError(
+          `it has ${checked.images.length} image${checked.images.length === 1 ? "" : "s"}, but the task's examples have ${imageCount}: every example and query of a task reads the same number of images.`,
+        );
+      }
+      valid.push(checked);
     } catch (error) {
       if (ctx.signal?.aborted) throw error;
-      invalid.push({ index, label: example.label, reason: errorText(error) });
+      invalid.push({ index, label: example.label, reason: errorText(error), ...(location ? { location } : {}) });
     }
     ctx.progress?.(index + 1, total * 2, `validated example ${index + 1} of ${total}`);
   }
@@ -106,10 +164,17 @@ export async function addExamples(service: ServiceContext, input: AddExamplesInp
       const result = await extractor.extract({
         images: example.images.map((image) => image.bytes),
         text: composePromptText(task.prompt, example.text),
+        options: task.processing,
         signal: ctx.signal,
       });
       service.checkShape(task, result.shape);
-      return { label: example.label, text: example.text, imageHashes: example.images.map((i) => i.sha256), vectors: result.vectors };
+      return {
+        label: example.label,
+        text: example.text,
+        imageHashes: example.images.map((i) => i.sha256),
+        sources: example.images.map((i) => i.origin),
+        vectors: result.vectors,
+      };
     },
     (done) => ctx.progress?.(total + done, grandTotal, `extracted example ${done} of ${valid.length}`),
   );
@@ -127,30 +192,55 @@ export async function addExamples(service: ServiceContext, input: AddExamplesInp
   const view = await service.taskView(stored.task);
   return {
     task: task.name,
-    added: stored.ids.map((id, i) => ({ id, index: valid[i]!.index, label: valid[i]!.label })),
+    added: stored.ids.map((id, i) => {
+      const { index, label } = valid[i]!;
+      const location = examples[index]!.location;
+      return { id, index, label, ...(location ? { location } : {}) };
+    }),
     skipped: invalid,
     exampleCount: view.exampleCount,
     examplesPerLabel: view.examplesPerLabel,
     exampleVersion: view.exampleVersion,
     ready: view.ready,
     nextStep: view.nextStep,
+    ...(dataset ? { dataset: datasetProgress(dataset, examples.length) } : {}),
     ...(view.note ? { note: view.note } : {}),
   };
+}
+
+function datasetProgress(dataset: DatasetExpansion & { offset: number }, taken: number): { available: number; offset: number; nextOffset?: number } {
+  const next = dataset.offset + taken;
+  return { available: dataset.available, offset: dataset.offset, ...(next < dataset.available ? { nextOffset: next } : {}) };
+}
+
+/** The forms a stored source may have for what the agent gives: URLs lose their query, paths are resolved (and their links). */
+async function sourceVariants(given: string): Promise<string[]> {
+  const trimmed = given.trim();
+  if (/^https?:\/\//i.test(trimmed)) return [trimmed, describeImageSource({ url: trimmed })];
+  const absolute = path.resolve(trimmed);
+  const real = await fs.realpath(absolute).catch(() => undefined);
+  return [trimmed, absolute, ...(real ? [real] : [])];
 }
 
 export async function removeExamples(service: ServiceContext, input: RemoveExamplesInput): Promise<RemoveExamplesResult> {
   const task = await service.requireTask(input.task);
   const byIds = input.ids !== undefined && input.ids.length > 0;
   const byLabel = input.label !== undefined;
-  if (byIds === byLabel) {
+  const bySources = input.sources !== undefined && input.sources.length > 0;
+  if ([byIds, byLabel, bySources].filter(Boolean).length !== 1) {
     throw new ToolError(
-      "Give exactly one of `ids` (example ids from add_examples or get_task with includeExamples) or `label` (removes every example with that label).",
+      "Give exactly one of `ids` (example ids from add_examples or get_task with includeExamples), `sources` (paths or URLs the examples' images came from, " +
+        "as get_task with includeExamples shows them) or `label` (removes every example with that label).",
     );
   }
+  let which: RemoveWhich;
+  if (byIds) which = { ids: input.ids! };
+  else if (byLabel) which = { label: input.label! };
+  else which = { sources: [...new Set((await Promise.all(input.sources!.map(sourceVariants))).flat())] };
   let removed: number[];
   let after: TaskRecord;
   try {
-    ({ removed, task: after } = await service.store.removeExamples(task.id, byIds ? { ids: input.ids! } : { label: input.label! }));
+    ({ removed, task: after } = await service.store.removeExamples(task.id, which));
   } catch (error) {
     if (error instanceof StoreError && error.code === "unknown-examples") {
       const ids = (await service.store.listExamples(task.id)).map((e) => e.id);
@@ -165,6 +255,12 @@ export async function removeExamples(service: ServiceContext, input: RemoveExamp
     const counts = await service.store.labelCounts(task.id);
     throw new ToolError(
       `Task '${task.name}' has no examples labelled '${input.label}'; nothing was removed. Labels with examples: ${quoteList(Object.keys(counts))}.`,
+    );
+  }
+  if (bySources && removed.length === 0) {
+    throw new ToolError(
+      `No example of task '${task.name}' has an image from ${quoteList(input.sources!, 5)}; nothing was removed. ` +
+        "Sources are matched as recorded (real paths, URLs without their query); get_task with includeExamples: true lists each example's sources.",
     );
   }
   const view = await service.taskView(after);

@@ -25,6 +25,8 @@ export async function createTask(service: ServiceContext, input: CreateTaskInput
   const modelId = input.model?.trim() || service.models.defaultModel;
   const extractor = await service.extractorFor(modelId, ctx);
   const info = extractor.info;
+  // Validated and completed by the model's family now, so every example and query is read the same way.
+  const processing = extractor.resolveOptions(input.processing);
   try {
     const task = await service.store.createTask({
       name: input.name,
@@ -37,6 +39,7 @@ export async function createTask(service: ServiceContext, input: CreateTaskInput
       modelFingerprint: info.fingerprint,
       randomWeights: info.randomWeights,
       shape: info.shape,
+      processing,
     });
     service.tasksChanged();
     return await service.taskView(task);
@@ -70,6 +73,7 @@ export async function getTask(service: ServiceContext, input: GetTaskInput): Pro
       label: e.label,
       text: e.text,
       imageSha256: e.imageHashes,
+      ...(e.sources ? { sources: e.sources } : {}),
       createdAt: e.createdAt,
     }));
   }

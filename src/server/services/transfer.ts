@@ -67,6 +67,8 @@ export async function importTask(service: ServiceContext, input: ImportTaskInput
         modelFingerprint: info.fingerprint,
         randomWeights: info.randomWeights,
         shape: info.shape,
+        // Through the family again: an option the installed model does not take is refused, not stored.
+        processing: extractor.resolveOptions(parsed.task.processing),
       },
       examples,
     );

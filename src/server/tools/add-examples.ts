@@ -16,6 +16,7 @@ export function registerAddExamples({ server, service, config }: ToolDeps): void
         "The model reads each image with the task's prompt and the per-head attention vectors are stored with the label. " +
         "Needs examples of at least two labels before classify_image works; 5-20 per label is typical. Every example is checked first (label, image readable and decodable, limits); " +
         "by default one bad example makes the whole call store nothing and the error lists what to fix. Images: local paths inside the allowed directories, http(s) URLs, or base64/data URIs. " +
+        "For a whole dataset pass `folder` (one subfolder per label) or `manifest` (CSV/JSONL of path,label[,text]) instead of `examples`. " +
         "Sends progress notifications when given a progressToken, and stops without storing anything when cancelled. Calling it twice adds the examples twice.",
       inputSchema,
       outputSchema: addExamplesOutputSchema,

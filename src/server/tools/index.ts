@@ -10,6 +10,7 @@ import { registerListModels } from "./list-models.js";
 import { registerListTasks } from "./list-tasks.js";
 import { registerRemoveExamples } from "./remove-examples.js";
 import type { ToolDeps } from "./shared.js";
+import { registerUpdateTask } from "./update-task.js";
 
 /** Every tool, in the order a client lists them (workflow order). */
 export function registerTools(deps: ToolDeps): void {
@@ -19,6 +20,7 @@ export function registerTools(deps: ToolDeps): void {
   registerEvaluateTask(deps);
   registerListTasks(deps);
   registerGetTask(deps);
+  registerUpdateTask(deps);
   registerRemoveExamples(deps);
   registerDeleteTask(deps);
   registerExportTask(deps);
@@ -33,6 +35,7 @@ export const TOOL_NAMES = [
   "evaluate_task",
   "list_tasks",
   "get_task",
+  "update_task",
   "remove_examples",
   "delete_task",
   "export_task",

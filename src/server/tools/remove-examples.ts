@@ -10,8 +10,8 @@ export function registerRemoveExamples({ server, service }: ToolDeps): void {
     {
       title: "Remove examples from a task",
       description:
-        "Delete some of a task's examples: by `ids` (from add_examples, get_task with includeExamples, or evaluate_task's misclassified list) or every example with a `label`. " +
-        "Give exactly one of the two. With ids, all must belong to the task or nothing is removed. The classifier is rebuilt on the next use.",
+        "Delete some of a task's examples: by `ids` (from add_examples, get_task with includeExamples, or evaluate_task's misclassified list) every example with a `label`, or by the `sources` its images came from. " +
+        "Give exactly one of the three. With ids, all must belong to the task or nothing is removed. The classifier is rebuilt on the next use.",
       inputSchema: removeExamplesInputSchema,
       outputSchema: removeExamplesOutputSchema,
       annotations: {

@@ -4,9 +4,9 @@
  * position_ids, grouped-query attention over the past-KV concat with a causal + padding mask,
  * o_proj, SwiGLU MLP, final norm and lm_head.
  */
-import { attr, DataType, GraphBuilder, type GraphModel } from "./onnx-graph.js";
+import { attr, DataType, GraphBuilder, type GraphModel } from "../../../onnx-build/graph-builder.js";
 import type { ModelSizes } from "./presets.js";
-import { uniformTensor } from "./rng.js";
+import { uniformTensor } from "../../../onnx-build/rng.js";
 
 /** torch.finfo(torch.float32).min, the additive mask value transformers uses. */
 export const MASK_MIN = -3.4028234663852886e38;

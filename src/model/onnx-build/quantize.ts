@@ -14,7 +14,7 @@
  *   DequantizeLinear `<out>_DequantizeLinear`. Conv stays float (see the report: ConvInteger with
  *   int8 weights has no CPU kernel).
  */
-import { attr, DataType, MS_DOMAIN, type GraphModel, type GraphNode, type Initializer } from "./onnx-graph.js";
+import { attr, DataType, MS_DOMAIN, type GraphModel, type GraphNode, type Initializer } from "./graph-builder.js";
 
 function initializerMap(model: GraphModel): Map<string, Initializer> {
   return new Map(model.initializers.map((t) => [t.name, t]));

@@ -5,7 +5,7 @@
  * The quantizers rewrite this representation, so every variant is built from the same float
  * weights without decoding protobuf again.
  */
-import { onnx, TensorDataType, type Onnx } from "../model/onnx-proto.js";
+import { onnx, TensorDataType, type Onnx } from "../onnx-proto.js";
 
 export const DataType = TensorDataType;
 export type DataTypeId = (typeof DataType)[keyof typeof DataType];

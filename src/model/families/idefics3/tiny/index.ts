@@ -9,7 +9,7 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { modelConfig, preprocessorConfig, processorConfig, type JsonObject, type JsonValue } from "./config-files.js";
 import { buildDecoder } from "./decoder.js";
-import { encodeModel, type GraphModel } from "./onnx-graph.js";
+import { encodeModel, type GraphModel } from "../../../onnx-build/graph-builder.js";
 import { detectSharedModelDir } from "./paths.js";
 import { PRESETS, validateSizes, type ModelSizes, type TinyPreset } from "./presets.js";
 import {
@@ -19,7 +19,7 @@ import {
   PUBLISHED_PROCESSOR_CONFIG,
   PUBLISHED_SPECIAL_TOKENS_MAP,
 } from "./published-configs.js";
-import { quantizeInt8, quantizeQ4 } from "./quantize.js";
+import { quantizeInt8, quantizeQ4 } from "../../../onnx-build/quantize.js";
 import { chatTemplateJson, fallbackAddedTokensJson, fallbackTokenizerConfigJson, fallbackTokenizerJson } from "./tokenizer-files.js";
 import { buildEmbedTokens, buildVisionEncoder } from "./vision-encoder.js";
 

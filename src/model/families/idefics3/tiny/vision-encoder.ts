@@ -6,9 +6,9 @@
  * scale_factor and the connector projection to the text hidden size.
  */
 import { BIAS_STD, EMBEDDING_STD, linearStd, MASK_MIN, NORM_WEIGHT_STD } from "./decoder.js";
-import { attr, DataType, GraphBuilder, type GraphModel } from "./onnx-graph.js";
+import { attr, DataType, GraphBuilder, type GraphModel } from "../../../onnx-build/graph-builder.js";
 import { imageSeqLen, patchesPerSide, type ModelSizes } from "./presets.js";
-import { uniformTensor } from "./rng.js";
+import { uniformTensor } from "../../../onnx-build/rng.js";
 
 /** Smaller than the patch embeddings (about 0.6 for pixels in [-1, 1]) so the pixels dominate. */
 const POSITION_EMBEDDING_STD = 0.1;

@@ -1,0 +1,244 @@
+/**
+ * Expands a whole dataset named in one add_examples call — a folder in the ImageFolder layout or a
+ * manifest file — into the same labelled examples the `examples` list takes, so an agent does not
+ * have to write one entry per image. Only names files; reading and checking the images stays with
+ * the example validation, which enforces the allowed directories again on every image.
+ */
+import type { Dirent } from "node:fs";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { quoteList, ToolError } from "./errors.js";
+import { resolveReadablePath } from "./file-access.js";
+import { manifestFormat, parseManifest, type ManifestProblem } from "./dataset-manifest.js";
+import { globMatcher } from "./glob.js";
+
+export interface DatasetRequest {
+  /** ImageFolder layout: one subfolder per label, named after it, holding that label's images. */
+  folder?: string;
+  /** CSV or JSONL file of path,label[,text] rows; paths relative to the manifest's folder. */
+  manifest?: string;
+  /** Glob on image paths relative to the folder / manifest, e.g. "*.png" or "cat/**". */
+  include?: string;
+  /** At most this many examples, taken in turn from each label so a cut keeps labels balanced. */
+  limit?: number;
+  /** Skips this many examples of that order first (for adding a large dataset in batches). */
+  offset?: number;
+}
+
+export interface DatasetExample {
+  images: { path: string }[];
+  label: string;
+  text?: string;
+  /** Where the example comes from, for messages: "cat/001.jpg" or "line 12". */
+  location: string;
+}
+
+export interface DatasetContext {
+  allowedDirs: readonly string[];
+  /** The per-call example limit; a larger selection is refused with advice to use limit/offset. */
+  maxExamples: number;
+}
+
+export interface DatasetExpansion {
+  examples: DatasetExample[];
+  /** Examples the dataset holds after `include`, before offset/limit. */
+  available: number;
+  /** Malformed manifest lines (only when the caller skips invalid input; otherwise they are an error). */
+  rejected: { location: string; reason: string }[];
+}
+
+/** File name endings read as images (the formats the decoder accepts). */
+export const IMAGE_EXTENSIONS = [".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif", ".heic", ".heif", ".tif", ".tiff"] as const;
+
+/** Manifests are read whole; this bounds memory for a file given by mistake. */
+export const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
+
+/** Label subfolders are walked this deep, without following symbolic links to folders. */
+const MAX_FOLDER_DEPTH = 8;
+
+const naturalOrder = new Intl.Collator("en", { numeric: true }).compare;
+
+function isImageFile(name: string): boolean {
+  const lower = name.toLowerCase();
+  return IMAGE_EXTENSIONS.some((extension) => lower.endsWith(extension));
+}
+
+function isHidden(name: string): boolean {
+  return name.startsWith(".");
+}
+
+export async function expandDataset(
+  request: DatasetRequest,
+  ctx: DatasetContext,
+  options: { skipInvalid?: boolean } = {},
+): Promise<DatasetExpansion> {
+  const given = [request.folder, request.manifest].filter((value) => value !== undefined);
+  if (given.length !== 1) throw new ToolError("Give exactly one of `folder` or `manifest`.");
+  const include = request.include?.trim() ? globMatcher(request.include.trim()) : undefined;
+  const { perLabel, rejected } =
+    request.folder !== undefined
+      ? { perLabel: await folderExamples(request.folder, ctx.allowedDirs, include), rejected: [] }
+      : await manifestExamples(request.manifest!, ctx.allowedDirs, include, options.skipInvalid === true);
+  const ordered = interleave(perLabel);
+  const what = request.folder !== undefined ? `folder '${request.folder}'` : `manifest '${request.manifest}'`;
+  if (ordered.length === 0) {
+    throw new ToolError(
+      `No images found in ${what}${request.include ? ` matching '${request.include}'` : ""}. ` +
+        (request.folder !== undefined
+          ? `A folder needs one subfolder per label holding image files (${IMAGE_EXTENSIONS.join(", ")}), e.g. ${request.folder}/cat/1.jpg.`
+          : "Each manifest row needs an image path and a label."),
+    );
+  }
+  const offset = request.offset ?? 0;
+  if (offset >= ordered.length) {
+    throw new ToolError(`offset ${offset} skips every example: ${what} has ${ordered.length}. Use an offset below ${ordered.length}.`);
+  }
+  const selected = ordered.slice(offset, request.limit === undefined ? undefined : offset + request.limit);
+  if (selected.length > ctx.maxExamples) {
+    throw new ToolError(
+      `${what} holds ${ordered.length - offset} examples from offset ${offset}; one call adds at most ${ctx.maxExamples}. ` +
+        `Pass limit: ${ctx.maxExamples} (labels are taken in turn, so a cut stays balanced), then offset: ${offset + ctx.maxExamples} for the next batch, or narrow it with include.`,
+    );
+  }
+  return { examples: selected, available: ordered.length, rejected };
+}
+
+/** One from each label in turn: label order stays sorted, and any prefix is as balanced as it can be. */
+function interleave(perLabel: Map<string, DatasetExample[]>): DatasetExample[] {
+  const lists = [...perLabel.entries()].sort(([a], [b]) => naturalOrder(a, b)).map(([, list]) => list);
+  const result: DatasetExample[] = [];
+  for (let round = 0; lists.some((list) => round < list.length); round++) {
+    for (const list of lists) if (round < list.length) result.push(list[round]!);
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------- folders
+
+async function folderExamples(
+  raw: string,
+  allowedDirs: readonly string[],
+  include: ((relativePath: string) => boolean) | undefined,
+): Promise<Map<string, DatasetExample[]>> {
+  const root = await resolveReadableFolder(raw, allowedDirs);
+  const perLabel = new Map<string, DatasetExample[]>();
+  const entries = await fs.readdir(root, { withFileTypes: true });
+  const labelDirs = entries.filter((entry) => entry.isDirectory() && !isHidden(entry.name));
+  if (labelDirs.length === 0) {
+    const loose = entries.filter((entry) => entry.isFile() && isImageFile(entry.name)).length;
+    throw new ToolError(
+      `Folder '${raw}' has no label subfolders${loose ? ` (it holds ${loose} images directly)` : ""}. ` +
+        `The folder layout is one subfolder per label, named after the label: ${raw}/<label>/<image>. ` +
+        "Move the images into label subfolders, or list them in a manifest (CSV path,label) and pass `manifest`.",
+    );
+  }
+  for (const dir of labelDirs) {
+    const files = await imageFilesUnder(path.join(root, dir.name), MAX_FOLDER_DEPTH);
+    const examples = files
+      .map((file) => path.relative(root, file).split(path.sep).join("/"))
+      .filter((relative) => include === undefined || include(relative))
+      .sort(naturalOrder)
+      .map((relative) => ({ images: [{ path: path.join(root, relative) }], label: dir.name, location: relative }));
+    if (examples.length > 0) perLabel.set(dir.name, examples);
+  }
+  return perLabel;
+}
+
+async function imageFilesUnder(dir: string, depth: number): Promise<string[]> {
+  let entries: Dirent[];
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch {
+    // An unreadable subfolder contributes no images; the others still count.
+    return [];
+  }
+  const files: string[] = [];
+  for (const entry of entries) {
+    if (isHidden(entry.name)) continue;
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory() && depth > 1) files.push(...(await imageFilesUnder(full, depth - 1)));
+    // Linked files are listed; the image reader checks where a link really points.
+    else if ((entry.isFile() || entry.isSymbolicLink()) && isImageFile(entry.name)) files.push(full);
+  }
+  return files;
+}
+
+function isInside(candidate: string, dir: string): boolean {
+  const relative = path.relative(dir, candidate);
+  return relative === "" || (relative !== ".." && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative));
+}
+
+/** The folder's real path, after checking it (as written and as resolved) lies inside an allowed directory. */
+async function resolveReadableFolder(raw: string, allowedDirs: readonly string[]): Promise<string> {
+  const absolute = path.resolve(raw);
+  const roots = await Promise.all(allowedDirs.map(async (dir) => ({ configured: path.resolve(dir), real: await fs.realpath(dir).catch(() => undefined) })));
+  const outside = (): ToolError =>
+    new ToolError(
+      `The folder '${raw}' is outside the directories this server may read: ${roots.map((r) => r.configured).join(", ") || "(none)"}. ` +
+        "Use a folder inside one of them, or ask the user to add a directory with --allowed-dir / SAV_ALLOWED_DIRS.",
+    );
+  // Checked before touching the filesystem, so folders outside cannot be probed for existence.
+  if (!roots.some((root) => isInside(absolute, root.configured) || (root.real !== undefined && isInside(absolute, root.real)))) throw outside();
+  let real: string;
+  try {
+    real = await fs.realpath(absolute);
+  } catch {
+    throw new ToolError(`No folder at '${raw}' (resolved to ${absolute}). Check the path; it is resolved from ${process.cwd()}.`);
+  }
+  if (!roots.some((root) => root.real !== undefined && isInside(real, root.real))) throw outside();
+  if (!(await fs.stat(real)).isDirectory()) {
+    throw new ToolError(`'${raw}' is a file, not a folder. Pass a folder as \`folder\`, or a CSV/JSONL file as \`manifest\`.`);
+  }
+  return real;
+}
+
+// -------------------------------------------------------------------------------------- manifests
+
+async function manifestExamples(
+  raw: string,
+  allowedDirs: readonly string[],
+  include: ((relativePath: string) => boolean) | undefined,
+  skipInvalid: boolean,
+): Promise<{ perLabel: Map<string, DatasetExample[]>; rejected: { location: string; reason: string }[] }> {
+  const format = manifestFormat(raw);
+  if (!format) throw new ToolError(`Manifest '${raw}' must be a .csv or .jsonl file (rows of path,label[,text]).`);
+  const file = await resolveReadablePath(raw, allowedDirs);
+  const size = (await fs.stat(file)).size;
+  if (size > MAX_MANIFEST_BYTES) {
+    throw new ToolError(`Manifest '${raw}' is ${size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit. Split it into several manifests.`);
+  }
+  const { rows, problems } = parseManifest(await fs.readFile(file, "utf8"), format);
+  if (problems.length > 0 && !skipInvalid) throw manifestError(raw, problems);
+  const base = path.dirname(file);
+  const perLabel = new Map<string, DatasetExample[]>();
+  for (const row of rows) {
+    if (include !== undefined && !include(row.paths[0]!)) continue;
+    const example: DatasetExample = {
+      images: row.paths.map((p) => ({ path: path.resolve(base, p) })),
+      label: row.label,
+      ...(row.text !== undefined ? { text: row.text } : {}),
+      location: `line ${row.line}`,
+    };
+    const list = perLabel.get(row.label) ?? [];
+    list.push(example);
+    perLabel.set(row.label, list);
+  }
+  // Manifest order within a label is kept: the author chose it.
+  return { perLabel, rejected: problems.map((p) => ({ location: `line ${p.line}`, reason: p.reason })) };
+}
+
+function manifestError(raw: string, problems: ManifestProblem[]): ToolError {
+  const lines = problems.slice(0, 20).map((p) => `- line ${p.line}: ${p.reason}`);
+  if (problems.length > 20) lines.push(`- … and ${problems.length - 20} more`);
+  return new ToolError(
+    `Nothing was stored: manifest '${raw}' has ${problems.length} bad line${problems.length === 1 ? "" : "s"}.\n${lines.join("\n")}\n` +
+      "Fix those lines (CSV: path,label[,text] with an optional header; JSONL: {\"path\": …, \"label\": …}), or pass skipInvalid: true to skip them.",
+  );
+}
+
+/** For messages: the labels a dataset would add that a closed label set does not have. */
+export function unknownDatasetLabels(examples: readonly DatasetExample[], labels: readonly string[] | null): string | undefined {
+  if (!labels) return undefined;
+  const unknown = [...new Set(examples.map((e) => e.label))].filter((label) => !labels.includes(label));
+  return unknown.length === 0 ? undefined : quoteList(unknown);
+}
