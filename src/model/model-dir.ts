@@ -72,7 +72,7 @@ export function loadModelFiles(dir: string, dtypes: Record<string, string> = {})
     chosen[component] = dtype;
     onnx[role] = file;
   }
-  const jsonFiles = ["config.json", "preprocessor_config.json", "processor_config.json", "tokenizer.json", "tokenizer_config.json", "chat_template.json"]
+  const jsonFiles = ["config.json", "preprocessor_config.json", "processor_config.json", "tokenizer.json", "tokenizer_config.json", "chat_template.json", ...(family.featureFiles ?? [])]
     .map((name) => path.join(dir, name))
     .filter((file) => existsSync(file));
   // External weights (`<graph>.onnx_data`, as the large exports ship) determine the features as much as the graph does.

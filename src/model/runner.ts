@@ -324,7 +324,8 @@ export class ModelRunner implements HeadVectorExtractor {
       return { ...cached, vectors: cached.vectors.slice(), timings: { ...cached.timings, totalMs: performance.now() - started, visionCacheHit: true } };
     }
 
-    const visions = await Promise.all(images.map((bytes, i) => this.visionFeatures(hashes[i]!, bytes, options, signal)));
+    const imageOptions = this.model.imageOptions?.(options, images.length) ?? options;
+    const visions = await Promise.all(images.map((bytes, i) => this.visionFeatures(hashes[i]!, bytes, imageOptions, signal)));
     checkAborted(signal);
     const features = visions.map((v) => v.value);
     const inputIds = this.promptIds(features, text, options);
@@ -352,7 +353,8 @@ export class ModelRunner implements HeadVectorExtractor {
   /** The decoder's inputs for a request (token ids and merged embeddings), to verify the runner against references. */
   async decoderInputs(request: ExtractRequest): Promise<{ inputIds: number[]; inputsEmbeds: Float32Array; positionIds: number[] }> {
     const options = this.resolveOptions(request.options);
-    const visions = await Promise.all(request.images.map((bytes) => this.visionFeatures(sha256Hex(bytes), bytes, options)));
+    const imageOptions = this.model.imageOptions?.(options, request.images.length) ?? options;
+    const visions = await Promise.all(request.images.map((bytes) => this.visionFeatures(sha256Hex(bytes), bytes, imageOptions)));
     const features = visions.map((v) => v.value);
     const inputIds = this.promptIds(features, request.text, options);
     const inputsEmbeds = await this.queue.run(() => this.mergedEmbeddings(inputIds, features));

@@ -140,18 +140,20 @@ export class FakeHub {
     const headers: http.OutgoingHttpHeaders = { etag, "accept-ranges": "bytes", "content-type": "application/octet-stream" };
     let start = 0;
     let status = 200;
-    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
+    let end = data.length;
+    const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
     if (range !== null && !this.ignoreRange) {
       start = Number(range[1]);
-      if (start >= data.length) {
+      if (range[2] !== "") end = Math.min(data.length, Number(range[2]) + 1);
+      if (start >= data.length || end <= start) {
         res.writeHead(416, { ...headers, "content-range": `bytes */${data.length}` });
         res.end();
         return;
       }
       status = 206;
-      headers["content-range"] = `bytes ${start}-${data.length - 1}/${data.length}`;
+      headers["content-range"] = `bytes ${start}-${end - 1}/${data.length}`;
     }
-    const body = data.subarray(start);
+    const body = data.subarray(start, end);
     headers["content-length"] = String(body.length);
     res.writeHead(status, headers);
     if (req.method === "HEAD") return void res.end();

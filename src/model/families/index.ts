@@ -1,9 +1,11 @@
 /** The model families sav-mcp reads, keyed by config.json `model_type`. Adding a family is one line here. */
 import { ModelFileError } from "../errors.js";
 import { idefics3Family } from "./idefics3/index.js";
+import { llavaOnevisionFamily } from "./llava_onevision/index.js";
+import { qwen2VLFamily } from "./qwen2_vl/index.js";
 import type { ModelFamily } from "./types.js";
 
-export const FAMILIES: readonly ModelFamily[] = [idefics3Family];
+export const FAMILIES: readonly ModelFamily[] = [idefics3Family, qwen2VLFamily, llavaOnevisionFamily];
 
 export function familyById(id: string): ModelFamily | undefined {
   return FAMILIES.find((family) => family.id === id);

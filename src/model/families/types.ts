@@ -69,6 +69,11 @@ export interface FamilyModel<Prepared = unknown, Layout = unknown> {
   readonly maxPromptTokens: number;
   /** Validates a task's processing options and fills in defaults; throws with the valid names and ranges. */
   resolveOptions(input?: Readonly<Record<string, unknown>>): ProcessingOptions;
+  /**
+   * The options each image of a prompt with `imageCount` images is preprocessed with, when they depend on the count
+   * (LLaVA-OneVision pads several images to squares instead of tiling each). Part of the vision cache key.
+   */
+  imageOptions?(options: ProcessingOptions, imageCount: number): ProcessingOptions;
   /** Decoding, resizing and normalising, outside the inference queue. */
   preprocess(bytes: Uint8Array, options: ProcessingOptions, maxPixels: number): Promise<Prepared>;
   /** Builds the vision feeds from the session's inputs, runs it (once or several times) and returns the features. */
@@ -88,6 +93,8 @@ export interface ModelFamily {
   readonly components: ModelComponents;
   /** Matches the o_proj node names of a layer (group 1 = layer index), when the family's exports differ from the default. */
   readonly oProjPattern?: RegExp;
+  /** Files beside the model, other than configs and graphs, whose bytes determine the features (part of the fingerprint). */
+  readonly featureFiles?: readonly string[];
   /** Parses and checks the directory's configuration; throws ModelFileError naming the file and field. */
   load(files: ModelDirJson): FamilyModel;
 }

@@ -132,6 +132,7 @@ export function registerModelsCommand(program: Command, generators: RegistryOpti
           reporter.stop();
           const already = result.skippedFiles > 0 ? `; ${result.skippedFiles} file(s) were already complete` : "";
           process.stdout.write(`Pulled ${id} into ${result.dir} (${formatBytes(result.downloadedBytes)} downloaded${already}).\n`);
+          for (const warning of result.warnings ?? []) process.stderr.write(`warning: ${warning}\n`);
         } finally {
           reporter.stop();
           process.removeListener("SIGINT", onSigint);

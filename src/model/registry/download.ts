@@ -114,7 +114,7 @@ class IdleTimer {
  * GET/HEAD following redirects by hand: the hub answers `/resolve/` for large files with a 302 to a CDN and puts
  * the file's sha256 and size only on that 302 (X-Linked-Etag, X-Linked-Size). The token goes to the hub's origin only.
  */
-async function hubRequest(
+export async function hubRequest(
   ctx: HubContext,
   url: string,
   method: "GET" | "HEAD",

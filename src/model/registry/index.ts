@@ -4,6 +4,7 @@ import path from "node:path";
 import { DTYPE_PREFERENCE } from "../onnx-files.js";
 import { downloadFile, headFile, sha256File, type HubContext } from "./download.js";
 import { diskFullError, HubError, installCommandFor, ModelNotInstalledError } from "./errors.js";
+import { pullSafetensorsTensors } from "./safetensors-range.js";
 import {
   builtinManifests,
   chooseDtypes,
@@ -127,6 +128,8 @@ export interface PullResult {
   dir: string;
   downloadedBytes: number;
   skippedFiles: number;
+  /** Optional extras that could not be had (e.g. a tensor from model.safetensors); the model works without them. */
+  warnings?: string[];
 }
 
 export interface VerifyResult {
@@ -553,13 +556,14 @@ async function pullFiles(
     const workers = Math.max(1, Math.min(opts.concurrency ?? 3, toDownload.length));
     await Promise.all(Array.from({ length: workers }, worker));
     if (firstError !== undefined) throw firstError;
+    const warnings = await pullSafetensorsTensors(ctx, dir, manifest.safetensorsTensors ?? []);
 
     await writePullRecord(
       dir,
       { id: manifest.id, repo: manifest.repo, revision: manifest.revision, dtypes, completedAt: new Date().toISOString() },
       manifest,
     );
-    return { dir, downloadedBytes, skippedFiles };
+    return { dir, downloadedBytes, skippedFiles, ...(warnings.length > 0 ? { warnings } : {}) };
   } finally {
     opts.signal?.removeEventListener("abort", onOuterAbort);
   }

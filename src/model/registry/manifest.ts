@@ -3,6 +3,7 @@ import { readFile, readdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { tensorRequestSchema, type TensorRequest } from "./safetensors-range.js";
 
 import { FAMILIES, familyById } from "../families/index.js";
 import { DTYPE_SUFFIX, DTYPES, type Dtype } from "../onnx-files.js";
@@ -60,6 +61,8 @@ export interface ModelManifest {
   /** Facts in this manifest that were not verified against the real files. */
   unverified: string[];
   notes?: string[];
+  /** Tensors no ONNX graph exposes, fetched by Range requests from the repository's safetensors at pull time. */
+  safetensorsTensors?: TensorRequest[];
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -106,6 +109,7 @@ export const manifestSchema = z
     defaultDtypesMeasured: z.boolean(),
     unverified: z.array(z.string()),
     notes: z.array(z.string()).optional(),
+    safetensorsTensors: z.array(tensorRequestSchema).optional(),
   })
   .superRefine((m, ctx) => {
     if (m.source === "hub" && (m.repo === null || m.revision === null)) {

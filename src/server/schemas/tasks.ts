@@ -49,7 +49,8 @@ export const createTaskInputSchema = z.object({
     .optional()
     .describe(
       "Optional image processing options of the model's family, kept for every example and query of the task: SmolVLM {imageSplitting: true} (tiles plus a global view; ~17x slower), " +
-        "Qwen2-VL {maxPixels: N} (pixel budget per image). Omit for the family's defaults.",
+        "Qwen2-VL {maxPixels: N} (pixel budget per image), LLaVA-OneVision {imagePath: 'anyres' (the SAVs paper's tiling, default when available) or 'single' (one 384-px view), " +
+        "promptStyle: 'chat_template' (default) or 'qwen_1_5' (the paper code's system turn)}. Omit for the family's defaults.",
     ),
 });
 export type CreateTaskInput = z.infer<typeof createTaskInputSchema>;

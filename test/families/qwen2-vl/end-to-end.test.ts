@@ -1,0 +1,133 @@
+/**
+ * Qwen2-VL end to end on tiny-qwen2-vl: SAV separates synthetic classes (the pixels reach the heads through
+ * the vision tower, the merger and M-RoPE), and the whole MCP scenario works on it: create, add, classify
+ * single and batch, evaluate, export, import.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ModelRunner } from "../../../src/model/runner.js";
+import { defaultTinyQwen2VLDir, ensureQwen2VLModel } from "../../../src/model/families/qwen2_vl/tiny/index.js";
+import { crossValidate, type LabelledVector } from "../../../src/sav/index.js";
+import { writeShapeImages } from "../../support/images.js";
+import { call, callOk, startHarness, textOf, type Harness } from "../../support/mcp-harness.js";
+import { makeTempDir } from "../../support/temp-dir.js";
+
+const MODEL_ID = "tiny-qwen2-vl";
+
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+}
+
+const CLASSES: Record<string, (x: number, y: number, r: number) => string> = {
+  "red circle": (x, y, r) => `<circle cx="${x}" cy="${y}" r="${r}" fill="#d22"/>`,
+  "blue square": (x, y, r) => `<rect x="${x - r}" y="${y - r}" width="${2 * r}" height="${2 * r}" fill="#23c"/>`,
+  "green triangle": (x, y, r) => `<polygon points="${x},${y - r} ${x - r},${y + r} ${x + r},${y + r}" fill="#2a3"/>`,
+  "yellow bar": (x, y, r) => `<rect x="${x - r}" y="${y - r / 3}" width="${2 * r}" height="${(2 * r) / 3}" fill="#ec2"/>`,
+};
+
+/** A shape of the class's colour at a random place and size on a random grey background, 112×112 (16 image tokens). */
+function drawing(label: string, rng: () => number): Promise<Buffer> {
+  const size = 112;
+  const r = 26 + rng() * 14;
+  const x = r + rng() * (size - 2 * r);
+  const y = r + rng() * (size - 2 * r);
+  const grey = Math.round(200 + rng() * 40);
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}"><rect width="${size}" height="${size}" fill="rgb(${grey},${grey},${grey})"/>${CLASSES[label]!(x, y, r)}</svg>`;
+  return sharp(Buffer.from(svg)).png().toBuffer();
+}
+
+describe("SAV on tiny-qwen2-vl", () => {
+  let runner: ModelRunner;
+  beforeAll(async () => {
+    runner = await ModelRunner.create({ id: MODEL_ID, dir: await ensureQwen2VLModel(defaultTinyQwen2VLDir()) }, { threads: 1 });
+  });
+  afterAll(() => runner?.close());
+
+  it("reaches at least 90% leave-one-out accuracy on 4 synthetic classes × 10 images", async () => {
+    const rng = random(42);
+    const examples: LabelledVector[] = [];
+    for (const label of Object.keys(CLASSES)) {
+      for (let i = 0; i < 10; i++) {
+        const { vectors } = await runner.extract({ images: [await drawing(label, rng)], text: "What is drawn in this image?" });
+        examples.push({ vector: vectors, label });
+      }
+    }
+    const report = crossValidate(examples, runner.info.shape, { k: 20 });
+    expect(report.total).toBe(40);
+    expect(report.accuracy).toBeGreaterThanOrEqual(0.9);
+  });
+});
+
+interface ClassifyOutput {
+  heads: number;
+  results: { index: number; label: string; votes: Record<string, number> }[];
+}
+
+describe("MCP scenario on tiny-qwen2-vl", () => {
+  let temp: ReturnType<typeof makeTempDir>;
+  let harness: Harness;
+  let imagesDir: string;
+
+  beforeAll(async () => {
+    await ensureQwen2VLModel(defaultTinyQwen2VLDir());
+    temp = makeTempDir();
+    imagesDir = path.join(temp.dir, "images");
+    harness = await startHarness({ dataDir: path.join(temp.dir, "data"), modelsDir: path.join(temp.dir, "models"), allowedDirs: [imagesDir] });
+  });
+  afterAll(async () => {
+    await harness?.close();
+    temp?.cleanup();
+  });
+
+  it("create → add → classify (single, batch) → evaluate → export → delete → import → same answers", async () => {
+    const { client } = harness;
+    const train = await writeShapeImages(path.join(imagesDir, "train"), 4);
+    const query = await writeShapeImages(path.join(imagesDir, "query"), 2, 100);
+    const queries = [query["red-circle"][0]!, query["blue-square"][0]!, query["red-circle"][1]!, query["blue-square"][1]!];
+    const created = await callOk(client, "create_sav_task", { name: "qshapes", prompt: "Circle or square?", labels: ["circle", "square"], heads: 8, model: MODEL_ID });
+    expect(created).toMatchObject({ name: "qshapes", exampleCount: 0, ready: false });
+    expect((created as { model: unknown }).model).toMatchObject({ id: MODEL_ID, randomWeights: true });
+
+    const examples = [
+      ...train["red-circle"].map((file) => ({ image: { path: file }, label: "circle" })),
+      ...train["blue-square"].map((file) => ({ image: { path: file }, label: "square" })),
+    ];
+    const added = await callOk<{ examplesPerLabel: Record<string, number>; ready: boolean }>(client, "add_examples", { task: "qshapes", examples });
+    expect(added).toMatchObject({ examplesPerLabel: { circle: 4, square: 4 }, ready: true });
+
+    const single = await callOk<ClassifyOutput>(client, "classify_image", { task: "qshapes", image: { path: queries[0] } });
+    expect(single.results).toHaveLength(1);
+    expect(single.results[0]!.votes.circle! + single.results[0]!.votes.square!).toBe(single.heads);
+    const batch = await callOk<ClassifyOutput>(client, "classify_image", { task: "qshapes", images: queries.map((file) => ({ path: file })) });
+    expect(batch.results.map((r) => r.index)).toEqual([0, 1, 2, 3]);
+    expect(batch.results[0]!.votes).toEqual(single.results[0]!.votes);
+    // Distinct shapes on tiny-qwen2-vl are told apart (the pixels reach the selected heads).
+    expect(batch.results.map((r) => r.label)).toEqual(["circle", "square", "circle", "square"]);
+
+    const evaluation = await callOk<{ total: number; accuracy: number; confusion: number[][] }>(client, "evaluate_task", { task: "qshapes" });
+    expect(evaluation.total).toBe(8);
+    expect(evaluation.confusion.map((row) => row.reduce((a, b) => a + b, 0))).toEqual([4, 4]);
+
+    const exportPath = path.join(imagesDir, "qshapes.sav.json");
+    expect(await callOk(client, "export_task", { task: "qshapes", path: exportPath })).toMatchObject({ exampleCount: 8 });
+    expect(JSON.parse(fs.readFileSync(exportPath, "utf8")).model.id).toBe(MODEL_ID);
+    await callOk(client, "delete_task", { task: "qshapes" });
+    expect(textOf(await call(client, "classify_image", { task: "qshapes", image: { path: queries[0] } }))).toMatch(/Unknown task 'qshapes'/);
+    expect(await callOk(client, "import_task", { path: exportPath })).toMatchObject({ name: "qshapes", exampleCount: 8, ready: true });
+    const again = await callOk<ClassifyOutput>(client, "classify_image", { task: "qshapes", images: queries.map((file) => ({ path: file })) });
+    expect(again.results.map((r) => [r.label, r.votes])).toEqual(batch.results.map((r) => [r.label, r.votes]));
+  });
+
+  it("an image under 28 px gets an isError result that says the limit", async () => {
+    const { client } = harness;
+    const tiny = path.join(imagesDir, "tiny.png");
+    await sharp({ create: { width: 20, height: 20, channels: 3, background: "#888" } }).png().toFile(tiny);
+    const result = await call(client, "classify_image", { task: "qshapes", image: { path: tiny } });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/at least 28 pixels on each side/);
+    expect(textOf(result)).not.toMatch(/Unexpected error/);
+  });
+});
