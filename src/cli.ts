@@ -6,6 +6,7 @@ import { generatedModels } from "./generated-models.js";
 import { loadConfig, TINY_MODEL_ID, type SavConfig } from "./config.js";
 import { listModels } from "./model/registry/index.js";
 import { registerModelsCommand } from "./model/registry/cli.js";
+import { registerEvalCommand, registerModelsCheckCommand } from "./eval/cli.js";
 import { createSavServer } from "./server/create-server.js";
 import { runDemo } from "./server/demo.js";
 import { parseListenAddress } from "./server/http/listen-address.js";
@@ -215,6 +216,8 @@ export function buildProgram(): Command {
     });
 
   registerModelsCommand(program, generatedModels());
+  registerModelsCheckCommand(program, generatedModels());
+  registerEvalCommand(program);
   return program;
 }
 

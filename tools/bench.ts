@@ -9,10 +9,12 @@ type Section = () => Promise<string>;
 
 const sections: Record<string, () => Promise<Section>> = {
   sav: async () => (await import("./bench/sav.js")).runSavBenchmark,
+  cv: async () => (await import("./bench/cross-validation.js")).runCrossValidationBenchmark,
   runner: async () => (await import("./bench/runner.js")).runRunnerBenchmark,
   peer: async () => (await import("./bench/peer.js")).runPeerBenchmark,
   e2e: async () => (await import("./bench/e2e.js")).runEndToEndBenchmark,
   http: async () => (await import("./bench/http.js")).runHttpBenchmark,
+  qwen2vl: async () => (await import("./bench/qwen2vl.js")).runQwen2VLBenchmark,
 };
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");

@@ -230,29 +230,7 @@ export class ModelRunner implements HeadVectorExtractor {
 
   /** embed_tokens over the prompt, with the k-th image-token position replaced by the k-th image feature row. */
   private async mergedEmbeddings(inputIds: number[], images: ImageFeatures[]): Promise<Float32Array> {
-    const hidden = this.model.text.hiddenSize;
-    const imageTokenId = this.model.imageTokenId;
-    const length = inputIds.length;
-    const embedOut = await this.embed.run({ input_ids: int64Tensor(inputIds, [1, length]) });
-    const embeds = Float32Array.from(readFloats(embedOut[this.embed.outputNames[0]!]!));
-    if (embeds.length !== length * hidden) throw new Error(`embed_tokens returned ${embeds.length} values; expected ${length * hidden}.`);
-    let row = 0;
-    let image = 0;
-    let offset = 0;
-    for (let position = 0; position < length; position++) {
-      if (inputIds[position] !== imageTokenId) continue;
-      while (image < images.length && offset >= images[image]!.features.length) {
-        image++;
-        offset = 0;
-      }
-      if (image >= images.length) throw new Error("The prompt has more image tokens than image features.");
-      embeds.set(images[image]!.features.subarray(offset, offset + hidden), position * hidden);
-      offset += hidden;
-      row++;
-    }
-    const featureRows = images.reduce((sum, f) => sum + f.rows, 0);
-    if (row !== featureRows) throw new Error(`The prompt has ${row} image tokens for ${featureRows} image feature rows.`);
-    return embeds;
+    return embedWithImages(this.embed, inputIds, images, this.model);
   }
 
   private async runDecoder(inputIds: number[], images: ImageFeatures[], layers: number): Promise<Float32Array> {
@@ -380,6 +358,40 @@ function visionSessionOf(session: ort.InferenceSession): VisionSession & { relea
     run: (feeds) => session.run(feeds),
     release: () => session.release(),
   };
+}
+
+/**
+ * embed_tokens over a prompt, with the k-th image-token position replaced by the k-th image feature row
+ * (shared with the generation loop, src/model/generate.ts).
+ */
+export async function embedWithImages(
+  embed: ort.InferenceSession,
+  inputIds: readonly number[],
+  images: readonly ImageFeatures[],
+  model: Pick<FamilyModel, "imageTokenId" | "text">,
+): Promise<Float32Array> {
+  const hidden = model.text.hiddenSize;
+  const length = inputIds.length;
+  const embedOut = await embed.run({ input_ids: int64Tensor([...inputIds], [1, length]) });
+  const embeds = Float32Array.from(readFloats(embedOut[embed.outputNames[0]!]!));
+  if (embeds.length !== length * hidden) throw new Error(`embed_tokens returned ${embeds.length} values; expected ${length * hidden}.`);
+  let row = 0;
+  let image = 0;
+  let offset = 0;
+  for (let position = 0; position < length; position++) {
+    if (inputIds[position] !== model.imageTokenId) continue;
+    while (image < images.length && offset >= images[image]!.features.length) {
+      image++;
+      offset = 0;
+    }
+    if (image >= images.length) throw new Error("The prompt has more image tokens than image features.");
+    embeds.set(images[image]!.features.subarray(offset, offset + hidden), position * hidden);
+    offset += hidden;
+    row++;
+  }
+  const featureRows = images.reduce((sum, f) => sum + f.rows, 0);
+  if (row !== featureRows) throw new Error(`The prompt has ${row} image tokens for ${featureRows} image feature rows.`);
+  return embeds;
 }
 
 export async function createExtractor(model: ModelRef, options?: RunnerOptions): Promise<HeadVectorExtractor> {

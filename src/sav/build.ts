@@ -7,7 +7,7 @@ import {
   resolveK,
   validateSelection,
 } from "./dataset.js";
-import { compareHeadScores, type HeadSums, inverseNorm, packHead, scoreHead } from "./head-scoring.js";
+import { classSums, compareHeadScores, type HeadSums, inverseNorm, packHead, scoreHead } from "./head-scoring.js";
 import type {
   BuildOptions,
   HeadSelection,
@@ -16,17 +16,6 @@ import type {
   RankedHead,
   SavClassifier,
 } from "./types.js";
-
-/** Per-head class sums of all examples (Float64), row-major [classes, headDim], plus squared norms. */
-function classSums(packed: Float64Array, dataset: Dataset, headDim: number, sums: Float64Array): void {
-  sums.fill(0);
-  const { labelOf } = dataset;
-  for (let j = 0; j < labelOf.length; j++) {
-    const target = labelOf[j]! * headDim;
-    const source = j * headDim;
-    for (let d = 0; d < headDim; d++) sums[target + d]! += packed[source + d]!;
-  }
-}
 
 interface HeadRanking {
   /** Flat head indices (layer * heads + head), best first. */
@@ -62,7 +51,7 @@ function rankAllHeads(dataset: Dataset, selection: HeadSelection): HeadRanking {
 
   for (let head = 0; head < totalHeads; head++) {
     packHead(vectors, head, dim, packed);
-    classSums(packed, dataset, dim, sums);
+    classSums(packed, dataset.labelOf, dim, sums);
     const { dots, sumNormSquared, memberNormSquared, selfNormSquared } = headSums;
     memberNormSquared.fill(0);
     for (let c = 0; c < classCount; c++) {
@@ -146,7 +135,7 @@ export function buildClassifier(
 
   kept.forEach((flatHead, rank) => {
     packHead(vectors, flatHead, dim, packed);
-    classSums(packed, dataset, dim, sums);
+    classSums(packed, dataset.labelOf, dim, sums);
     memberNormSquared.fill(0);
     for (let j = 0; j < vectors.length; j++) {
       let self = 0;

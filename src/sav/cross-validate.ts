@@ -1,7 +1,7 @@
 import { type Dataset, headCount, prepareDataset, resolveK, validateSelection } from "./dataset.js";
 import { assignFolds } from "./folds.js";
-import { compareHeadScores, gramMatrix, packHead } from "./head-scoring.js";
-import { KFoldScorer } from "./k-fold.js";
+import { type CrossValidationPlan, type FoldScores, scoreFolds } from "./fold-scores.js";
+import { compareHeadScores } from "./head-scoring.js";
 import {
   type ClassMetrics,
   type CrossValidationOptions,
@@ -10,7 +10,6 @@ import {
   type LabelledVector,
   SavError,
 } from "./types.js";
-import { LeaveOneOutScorer } from "./leave-one-out.js";
 import { VoteTally } from "./vote.js";
 
 const DEFAULT_HEAD_COUNTS = [1, 5, 10, 20, 40];
@@ -81,7 +80,7 @@ function checkFoldTrainingSets(
   });
 }
 
-function metricsFromConfusion(labels: string[], confusion: number[][]): ClassMetrics[] {
+export function metricsFromConfusion(labels: string[], confusion: number[][]): ClassMetrics[] {
   return labels.map((label, c) => {
     const truePositives = confusion[c]![c]!;
     const support = confusion[c]!.reduce((a, b) => a + b, 0);
@@ -94,16 +93,14 @@ function metricsFromConfusion(labels: string[], confusion: number[][]): ClassMet
 }
 
 /**
- * Classifies every example with a classifier built without it (head selection included): leave-one-out by
- * default, or stratified k-fold. The result equals rebuilding with `buildClassifier` for every fold, but runs
- * in one pass: per head, the Gram matrix of the examples gives every fold's class sums, norms and dot products
- * in closed form, and heads are ranked once per fold for all head counts.
+ * Validates the options and examples and assigns the folds; throws SavError with a message saying how to
+ * recover. The plan is what `scoreFolds` and `reportCrossValidation` share.
  */
-export function crossValidate(
+export function planCrossValidation(
   examples: LabelledVector[],
   shape: HeadShape,
   options: CrossValidationOptions = {},
-): CrossValidationReport {
+): CrossValidationPlan {
   const selection = validateSelection(options.selection);
   const dataset = prepareDataset(examples, shape);
   const k = resolveK(options.k, shape);
@@ -113,72 +110,70 @@ export function crossValidate(
   const headCounts = resolveHeadCounts(options.headCounts, shape);
   const selectionLeaveOneOut = selection === "leave-one-out";
 
-  const { labels, labelOf } = dataset;
-  const classCount = labels.length;
+  const { labelOf } = dataset;
+  const classCount = dataset.labels.length;
   const foldOf =
     folds === "leave-one-out"
       ? Int32Array.from({ length: n }, (_, i) => i)
       : assignFolds(labelOf, classCount, folds, seed);
   const foldCount = folds === "leave-one-out" ? n : folds;
-  const foldMembers = Array.from({ length: foldCount }, (_, fold) => {
-    const members: number[] = [];
-    foldOf.forEach((f, index) => {
-      if (f === fold) members.push(index);
-    });
-    return Int32Array.from(members);
-  });
+  const foldMembers = Array.from({ length: foldCount }, () => [] as number[]);
+  foldOf.forEach((fold, index) => foldMembers[fold]!.push(index));
+  const members = foldMembers.map((list) => Int32Array.from(list));
   const minimumPerLabel = selectionLeaveOneOut ? 2 : 1;
-  checkFoldTrainingSets(dataset, foldMembers, minimumPerLabel, folds === "leave-one-out", selectionLeaveOneOut);
+  checkFoldTrainingSets(dataset, members, minimumPerLabel, folds === "leave-one-out", selectionLeaveOneOut);
+  return {
+    dataset,
+    k,
+    folds,
+    headCounts,
+    selectionLeaveOneOut,
+    foldCount,
+    foldMembers: members,
+    totalHeads: headCount(shape),
+  };
+}
 
-  const dim = shape.headDim;
-  const totalHeads = headCount(shape);
-  const vectors = dataset.examples.map((e) => e.vector);
-  const packed = new Float64Array(n * dim);
-  const gram = new Float64Array(n * n);
-  const dots = new Float64Array(n * classCount);
-  const sumNormSquared = new Float64Array(classCount);
-  const memberNormSquared = new Float64Array(classCount);
-  const scorer =
-    folds === "leave-one-out" ? new LeaveOneOutScorer(n, classCount) : new KFoldScorer(n, classCount, foldMembers);
-
-  // Per fold and head: the training score; per example and head: its vote when held out.
-  const foldCorrect = new Int32Array(foldCount * totalHeads);
-  const foldMarginSum = new Float64Array(foldCount * totalHeads);
-  const heldOutVote = new Int32Array(n * totalHeads);
-  const heldOutSimilarity = new Float64Array(n * totalHeads);
-
-  for (let head = 0; head < totalHeads; head++) {
-    packHead(vectors, head, dim, packed);
-    gramMatrix(packed, n, dim, gram);
-    // Over all examples: x_j · S_c, |S_c|² and Σ|x|² per class.
-    dots.fill(0);
-    sumNormSquared.fill(0);
-    memberNormSquared.fill(0);
-    for (let j = 0; j < n; j++) {
-      const row = j * n;
-      const dotRow = j * classCount;
-      for (let l = 0; l < n; l++) dots[dotRow + labelOf[l]!]! += gram[row + l]!;
-    }
-    for (let l = 0; l < n; l++) {
-      const c = labelOf[l]!;
-      sumNormSquared[c]! += dots[l * classCount + c]!;
-      memberNormSquared[c]! += gram[l * n + l]!;
-    }
-
-    scorer.prepare(labelOf, gram, dots, sumNormSquared, memberNormSquared);
-    for (let fold = 0; fold < foldCount; fold++) {
-      const score = scorer.score(fold, selectionLeaveOneOut);
-      foldCorrect[fold * totalHeads + head] = score.correct;
-      foldMarginSum[fold * totalHeads + head] = score.marginSum;
-      for (const i of foldMembers[fold]!) {
-        scorer.classifyHeldOut(i);
-        heldOutVote[i * totalHeads + head] = scorer.votedClass;
-        heldOutSimilarity[i * totalHeads + head] = scorer.votedCosine;
-      }
-    }
+/** Joins head ranges (in any order) that together cover every head once. */
+function joinFoldScores(plan: CrossValidationPlan, parts: readonly FoldScores[]): FoldScores {
+  const ordered = [...parts].sort((a, b) => a.firstHead - b.firstHead);
+  let next = 0;
+  for (const part of ordered) {
+    if (part.firstHead !== next) throw new Error(`fold scores miss heads ${next} to ${part.firstHead - 1}`);
+    next += part.heads;
   }
+  if (next !== plan.totalHeads) throw new Error(`fold scores cover ${next} of ${plan.totalHeads} heads`);
+  if (ordered.length === 1) return ordered[0]!;
+  const join = <T extends Int32Array | Float64Array>(pick: (part: FoldScores) => T, make: (length: number) => T): T => {
+    const whole = make(ordered.reduce((sum, part) => sum + pick(part).length, 0));
+    let at = 0;
+    for (const part of ordered) {
+      whole.set(pick(part), at);
+      at += pick(part).length;
+    }
+    return whole;
+  };
+  return {
+    firstHead: 0,
+    heads: plan.totalHeads,
+    foldCorrect: join((p) => p.foldCorrect, (l) => new Int32Array(l)),
+    foldMarginSum: join((p) => p.foldMarginSum, (l) => new Float64Array(l)),
+    heldOutVote: join((p) => p.heldOutVote, (l) => new Int32Array(l)),
+    heldOutSimilarity: join((p) => p.heldOutSimilarity, (l) => new Float64Array(l)),
+  };
+}
 
-  // Rank heads once per fold; walk each held-out example's votes in that order, reading off every head count.
+/**
+ * The report from every head's fold scores: heads are ranked once per fold, and each held-out example's votes
+ * are walked in that order, reading off every head count.
+ */
+export function reportCrossValidation(plan: CrossValidationPlan, parts: readonly FoldScores[]): CrossValidationReport {
+  const { dataset, k, headCounts, foldCount, foldMembers, totalHeads } = plan;
+  const { labels, labelOf } = dataset;
+  const n = labelOf.length;
+  const classCount = labels.length;
+  const { foldCorrect, foldMarginSum, heldOutVote, heldOutSimilarity } = joinFoldScores(plan, parts);
+
   const checkpoints = [...new Set([...headCounts, k])].sort((a, b) => a - b);
   const deepest = checkpoints[checkpoints.length - 1]!;
   const correctAtCount = new Map<number, number>(checkpoints.map((count) => [count, 0]));
@@ -186,16 +181,20 @@ export function crossValidate(
   const share = new Float64Array(n);
   const tally = new VoteTally(classCount);
   const headIndices = Array.from({ length: totalHeads }, (_, i) => i);
+  const correct = new Int32Array(totalHeads);
+  const margins = new Float64Array(totalHeads);
   for (let fold = 0; fold < foldCount; fold++) {
-    const correct = foldCorrect.subarray(fold * totalHeads, (fold + 1) * totalHeads);
-    const margins = foldMarginSum.subarray(fold * totalHeads, (fold + 1) * totalHeads);
+    for (let head = 0; head < totalHeads; head++) {
+      correct[head] = foldCorrect[head * foldCount + fold]!;
+      margins[head] = foldMarginSum[head * foldCount + fold]!;
+    }
     const order = [...headIndices].sort(compareHeadScores(correct, margins));
     for (const i of foldMembers[fold]!) {
       tally.reset();
       let nextCheckpoint = 0;
       for (let rank = 0; rank < deepest; rank++) {
         const head = order[rank]!;
-        tally.add(heldOutVote[i * totalHeads + head]!, heldOutSimilarity[i * totalHeads + head]!);
+        tally.add(heldOutVote[head * n + i]!, heldOutSimilarity[head * n + i]!);
         if (rank + 1 === checkpoints[nextCheckpoint]) {
           const winner = tally.winner();
           if (winner === labelOf[i]) correctAtCount.set(rank + 1, correctAtCount.get(rank + 1)! + 1);
@@ -210,16 +209,16 @@ export function crossValidate(
   }
 
   const confusion = labels.map(() => labels.map(() => 0));
-  let correct = 0;
+  let correctCount = 0;
   for (let i = 0; i < n; i++) {
     confusion[labelOf[i]!]![predicted[i]!]!++;
-    if (predicted[i] === labelOf[i]) correct++;
+    if (predicted[i] === labelOf[i]) correctCount++;
   }
   return {
-    accuracy: correct / n,
-    correct,
+    accuracy: correctCount / n,
+    correct: correctCount,
     total: n,
-    folds,
+    folds: plan.folds,
     perClass: metricsFromConfusion(labels, confusion),
     labels: [...labels],
     confusion,
@@ -231,4 +230,20 @@ export function crossValidate(
       share: share[i]!,
     })),
   };
+}
+
+/**
+ * Classifies every example with a classifier built without it (head selection included): leave-one-out by
+ * default, or stratified k-fold. The result equals rebuilding with `buildClassifier` for every fold, but runs
+ * in one pass: per head, the Gram matrix of the examples gives every fold's class sums, norms and dot products
+ * in closed form, and heads are ranked once per fold for all head counts. The per-head work can be split by
+ * head range (`scoreFolds`), e.g. across worker threads, and joined with `reportCrossValidation`.
+ */
+export function crossValidate(
+  examples: LabelledVector[],
+  shape: HeadShape,
+  options: CrossValidationOptions = {},
+): CrossValidationReport {
+  const plan = planCrossValidation(examples, shape, options);
+  return reportCrossValidation(plan, [scoreFolds(plan, 0, plan.totalHeads)]);
 }

@@ -11,7 +11,7 @@
  * (its members point in opposite directions): it has no direction, so every cosine to it counts as 0,
  * the same as a zero-length vector.
  */
-const DEGENERATE_SUM_RATIO = 1e-12;
+export const DEGENERATE_SUM_RATIO = 1e-12;
 
 export function inverseNorm(normSquared: number, memberNormSquared: number): number {
   return normSquared > DEGENERATE_SUM_RATIO * memberNormSquared && normSquared > 0 ? 1 / Math.sqrt(normSquared) : 0;
@@ -117,50 +117,12 @@ export function packHead(
   }
 }
 
-/** Dot product of rows a and b (length `dim`) of `x`, accumulated in Float64. */
-function rowDot(x: Float64Array, a: number, b: number, dim: number): number {
-  let sum = 0;
-  for (let d = 0; d < dim; d++) sum += x[a + d]! * x[b + d]!;
-  return sum;
-}
-
-/**
- * Gram matrix (n×n, symmetric, both halves written) of the rows of `x` (n×dim). This is the main cost of
- * cross-validation, so one row is multiplied with four rows at once: each load of x[i] feeds four sums.
- */
-export function gramMatrix(x: Float64Array, n: number, dim: number, gram: Float64Array): void {
-  for (let i = 0; i < n; i++) {
-    const a = i * dim;
-    let j = i;
-    for (; j + 3 < n; j += 4) {
-      const b0 = j * dim;
-      const b1 = b0 + dim;
-      const b2 = b1 + dim;
-      const b3 = b2 + dim;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      for (let d = 0; d < dim; d++) {
-        const u = x[a + d]!;
-        s0 += u * x[b0 + d]!;
-        s1 += u * x[b1 + d]!;
-        s2 += u * x[b2 + d]!;
-        s3 += u * x[b3 + d]!;
-      }
-      gram[i * n + j] = s0;
-      gram[j * n + i] = s0;
-      gram[i * n + j + 1] = s1;
-      gram[(j + 1) * n + i] = s1;
-      gram[i * n + j + 2] = s2;
-      gram[(j + 2) * n + i] = s2;
-      gram[i * n + j + 3] = s3;
-      gram[(j + 3) * n + i] = s3;
-    }
-    for (; j < n; j++) {
-      const s = rowDot(x, a, j * dim, dim);
-      gram[i * n + j] = s;
-      gram[j * n + i] = s;
-    }
+/** Per-head class sums of all examples (Float64, in example order), row-major [classes, headDim]. */
+export function classSums(packed: Float64Array, labelOf: Int32Array, headDim: number, sums: Float64Array): void {
+  sums.fill(0);
+  for (let j = 0; j < labelOf.length; j++) {
+    const target = labelOf[j]! * headDim;
+    const source = j * headDim;
+    for (let d = 0; d < headDim; d++) sums[target + d]! += packed[source + d]!;
   }
 }

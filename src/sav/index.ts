@@ -26,5 +26,27 @@ export type {
 export { SavError } from "./types.js";
 export { buildClassifier, rankHeads } from "./build.js";
 export { classify } from "./classify.js";
-export { crossValidate } from "./cross-validate.js";
+export { crossValidate, metricsFromConfusion, planCrossValidation, reportCrossValidation } from "./cross-validate.js";
+export { type CrossValidationPlan, type FoldScores, scoreFolds } from "./fold-scores.js";
 export { deserializeClassifier, serializeClassifier } from "./serialize.js";
+export {
+  type Calibration,
+  type CalibrationMetrics,
+  type Decision,
+  type HeldOutPrediction,
+  type NearestExample,
+  type ReliabilityBin,
+  type ScoredPrediction,
+  type SelectiveResult,
+  calibrationMetrics,
+  decide,
+  DEFAULT_TARGET_ACCURACY,
+  fitCalibration,
+  heldOutPredictions,
+  labelScores,
+  nearestExamples,
+  probabilities,
+  selectiveAccuracy,
+  softmax,
+  suggestThreshold,
+} from "./calibrate.js";

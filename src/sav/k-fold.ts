@@ -16,6 +16,7 @@ export class KFoldScorer {
   private readonly inverseSumNorms: Float64Array;
   private labelOf!: Int32Array;
   private gram!: Float64Array;
+  private stride = 0;
   private fullSumNormSquared!: Float64Array;
   private fullMemberNormSquared!: Float64Array;
   /** The fold whose members are currently subtracted, or -1. */
@@ -44,10 +45,14 @@ export class KFoldScorer {
     };
   }
 
-  /** Takes one head's Gram matrix (N×N), x_j·S_c (N×C), |S_c|² and Σ|x|² per class over all examples. */
+  /**
+   * Takes one head's Gram matrix (rows `stride` apart), x_j·S_c (N×C), |S_c|² and Σ|x|² per class over all
+   * examples.
+   */
   prepare(
     labelOf: Int32Array,
     gram: Float64Array,
+    stride: number,
     dots: Float64Array,
     sumNormSquared: Float64Array,
     memberNormSquared: Float64Array,
@@ -55,17 +60,18 @@ export class KFoldScorer {
     this.release();
     this.labelOf = labelOf;
     this.gram = gram;
+    this.stride = stride;
     this.fullSumNormSquared = sumNormSquared;
     this.fullMemberNormSquared = memberNormSquared;
     this.sums.labelOf = labelOf;
     this.sums.dots = dots;
-    for (let j = 0; j < this.n; j++) this.sums.selfNormSquared[j] = gram[j * this.n + j]!;
+    for (let j = 0; j < this.n; j++) this.sums.selfNormSquared[j] = gram[j * stride + j]!;
   }
 
   /** Scores the head on all examples outside `fold`, with class sums that exclude the fold. */
   score(fold: number, selectionLeaveOneOut: boolean): HeadScore {
     this.release();
-    const { n, classCount, labelOf, gram, corrections, heldOut, sums } = this;
+    const { n, classCount, labelOf, gram, stride, corrections, heldOut, sums } = this;
     const members = this.foldMembers[fold]!;
     sums.sumNormSquared.set(this.fullSumNormSquared);
     sums.memberNormSquared.set(this.fullMemberNormSquared);
@@ -74,11 +80,11 @@ export class KFoldScorer {
       // |S − T|² = |S|² − 2 S·T + |T|², with T the fold's members of class c.
       sums.sumNormSquared[c]! -= 2 * sums.dots[l * classCount + c]!;
       for (const m of members) {
-        if (labelOf[m] === c) sums.sumNormSquared[c]! += gram[l * n + m]!;
+        if (labelOf[m] === c) sums.sumNormSquared[c]! += gram[l * stride + m]!;
       }
-      sums.memberNormSquared[c]! -= gram[l * n + l]!;
+      sums.memberNormSquared[c]! -= gram[l * stride + l]!;
       heldOut[l] = 1;
-      const row = l * n;
+      const row = l * stride;
       for (let j = 0; j < n; j++) corrections[j * classCount + c]! += gram[row + j]!;
     }
     this.activeFold = fold;

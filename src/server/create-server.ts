@@ -7,7 +7,8 @@ import type { ModelProvider } from "./models.js";
 import { registerResources } from "./resources.js";
 import { ClientRoots } from "./roots.js";
 import { SavService } from "./sav-service.js";
-import { registerTools } from "./tools/index.js";
+import { enableToolTasks, ToolTaskStore } from "./tool-tasks.js";
+import { registerTools, TASK_CAPABLE_TOOLS } from "./tools/index.js";
 import { PACKAGE_VERSION } from "./version.js";
 
 export interface SavServerDeps {
@@ -42,6 +43,7 @@ function maxInputElements(config: SavConfig): number {
 export function createSavServer(deps: SavServerDeps): SavServer {
   const ownsStore = deps.store === undefined;
   const store = asTaskStore(deps.store ?? new SavStore({ dataDir: deps.config.dataDir }));
+  const toolTasks = new ToolTaskStore();
   const server = new McpServer(
     { name: "sav-mcp", title: "SAV few-shot image classifier", version: PACKAGE_VERSION },
     {
@@ -49,6 +51,8 @@ export function createSavServer(deps: SavServerDeps): SavServer {
       // Caps array elements + object members in one call's arguments before any parsing work: room for the
       // largest legal add_examples call (and a remove_examples id list), not for arbitrarily large payloads.
       maxToolInputElements: maxInputElements(deps.config),
+      // Long calls (add_examples, classify_image batches, evaluate_task) may run as MCP tasks.
+      taskStore: toolTasks,
     },
   );
   const roots = deps.useClientRoots === false ? undefined : new ClientRoots(server.server);
@@ -66,6 +70,7 @@ export function createSavServer(deps: SavServerDeps): SavServer {
   });
   registerTools({ server, service, config: deps.config });
   registerResources(server, service);
+  enableToolTasks(server, toolTasks, TASK_CAPABLE_TOOLS);
 
   let closed = false;
   return {
@@ -74,6 +79,7 @@ export function createSavServer(deps: SavServerDeps): SavServer {
     async close() {
       if (closed) return;
       closed = true;
+      toolTasks.close();
       await server.close();
       if (ownsStore) await store.close();
     },

@@ -8,7 +8,7 @@ import type { Dirent } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { quoteList, ToolError } from "./errors.js";
-import { resolveReadablePath } from "./file-access.js";
+import { readManifestFile, resolveReadableFolder } from "./dataset-paths.js";
 import { manifestFormat, parseManifest, type ManifestProblem } from "./dataset-manifest.js";
 import { globMatcher } from "./glob.js";
 
@@ -74,6 +74,7 @@ export async function expandDataset(
 ): Promise<DatasetExpansion> {
   const given = [request.folder, request.manifest].filter((value) => value !== undefined);
   if (given.length !== 1) throw new ToolError("Give exactly one of `folder` or `manifest`.");
+  if (request.folder?.trim() === "" || request.manifest?.trim() === "") throw new ToolError("`folder` / `manifest` cannot be empty: give the path of a folder or of a .csv/.jsonl file.");
   const include = request.include?.trim() ? globMatcher(request.include.trim()) : undefined;
   const { perLabel, rejected } =
     request.folder !== undefined
@@ -163,35 +164,6 @@ async function imageFilesUnder(dir: string, depth: number): Promise<string[]> {
   return files;
 }
 
-function isInside(candidate: string, dir: string): boolean {
-  const relative = path.relative(dir, candidate);
-  return relative === "" || (relative !== ".." && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative));
-}
-
-/** The folder's real path, after checking it (as written and as resolved) lies inside an allowed directory. */
-async function resolveReadableFolder(raw: string, allowedDirs: readonly string[]): Promise<string> {
-  const absolute = path.resolve(raw);
-  const roots = await Promise.all(allowedDirs.map(async (dir) => ({ configured: path.resolve(dir), real: await fs.realpath(dir).catch(() => undefined) })));
-  const outside = (): ToolError =>
-    new ToolError(
-      `The folder '${raw}' is outside the directories this server may read: ${roots.map((r) => r.configured).join(", ") || "(none)"}. ` +
-        "Use a folder inside one of them, or ask the user to add a directory with --allowed-dir / SAV_ALLOWED_DIRS.",
-    );
-  // Checked before touching the filesystem, so folders outside cannot be probed for existence.
-  if (!roots.some((root) => isInside(absolute, root.configured) || (root.real !== undefined && isInside(absolute, root.real)))) throw outside();
-  let real: string;
-  try {
-    real = await fs.realpath(absolute);
-  } catch {
-    throw new ToolError(`No folder at '${raw}' (resolved to ${absolute}). Check the path; it is resolved from ${process.cwd()}.`);
-  }
-  if (!roots.some((root) => root.real !== undefined && isInside(real, root.real))) throw outside();
-  if (!(await fs.stat(real)).isDirectory()) {
-    throw new ToolError(`'${raw}' is a file, not a folder. Pass a folder as \`folder\`, or a CSV/JSONL file as \`manifest\`.`);
-  }
-  return real;
-}
-
 // -------------------------------------------------------------------------------------- manifests
 
 async function manifestExamples(
@@ -202,12 +174,8 @@ async function manifestExamples(
 ): Promise<{ perLabel: Map<string, DatasetExample[]>; rejected: { location: string; reason: string }[] }> {
   const format = manifestFormat(raw);
   if (!format) throw new ToolError(`Manifest '${raw}' must be a .csv or .jsonl file (rows of path,label[,text]).`);
-  const file = await resolveReadablePath(raw, allowedDirs);
-  const size = (await fs.stat(file)).size;
-  if (size > MAX_MANIFEST_BYTES) {
-    throw new ToolError(`Manifest '${raw}' is ${size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit. Split it into several manifests.`);
-  }
-  const { rows, problems } = parseManifest(await fs.readFile(file, "utf8"), format);
+  const { file, text } = await readManifestFile(raw, allowedDirs, MAX_MANIFEST_BYTES);
+  const { rows, problems } = parseManifest(text, format);
   if (problems.length > 0 && !skipInvalid) throw manifestError(raw, problems);
   const base = path.dirname(file);
   const perLabel = new Map<string, DatasetExample[]>();

@@ -8,11 +8,12 @@ import type { ModelListingView, TaskView } from "./schemas.js";
 import type { ClassifyInput, ClassifyResult } from "./schemas/classify.js";
 import type { EvaluateInput, EvaluateResult } from "./schemas/evaluate.js";
 import type { AddExamplesInput, AddExamplesResult, RemoveExamplesInput, RemoveExamplesResult } from "./schemas/examples.js";
-import type { CreateTaskInput, DeleteTaskResult, GetTaskInput, TaskDetail } from "./schemas/tasks.js";
+import type { CreatedTask, CreateTaskInput, DeleteTaskResult, GetTaskInput, ListTasksInput, ListTasksResult, TaskDetail } from "./schemas/tasks.js";
 import type { ExportResult, ExportTaskInput, ImportResult, ImportTaskInput } from "./schemas/transfer.js";
 import { classify } from "./services/classify.js";
 import { ServiceContext, type CallContext, type SavServiceDeps } from "./services/context.js";
 import { evaluate } from "./services/evaluate.js";
+import { headMapPicture } from "./services/confidence.js";
 import { addExamples, removeExamples } from "./services/examples.js";
 import { createTask, deleteTask, getTask, listTasks } from "./services/tasks.js";
 import { exportTask, importTask } from "./services/transfer.js";
@@ -20,7 +21,7 @@ import { exportTask, importTask } from "./services/transfer.js";
 export { DEFAULT_HEADS, DEFAULT_SELECTION } from "./schemas/tasks.js";
 export { RANDOM_WEIGHTS_NOTE } from "./wording.js";
 export type { CallContext, SavServiceDeps } from "./services/context.js";
-export type { CreateTaskInput, TaskDetail, DeleteTaskResult } from "./schemas/tasks.js";
+export type { CreatedTask, CreateTaskInput, TaskDetail, DeleteTaskResult, ListTasksInput, ListTasksResult } from "./schemas/tasks.js";
 export type { AddExamplesInput, AddExamplesResult, ExampleInput, RemoveExamplesInput, RemoveExamplesResult } from "./schemas/examples.js";
 export type { ClassifyInput, ClassifyResult, HeadVoteView } from "./schemas/classify.js";
 export type { EvaluateInput, EvaluateResult } from "./schemas/evaluate.js";
@@ -37,12 +38,17 @@ export class SavService {
     return this.context.classifiers;
   }
 
-  createTask(input: CreateTaskInput, ctx: CallContext = {}): Promise<TaskView> {
+  createTask(input: CreateTaskInput, ctx: CallContext = {}): Promise<CreatedTask> {
     return createTask(this.context, input, ctx);
   }
 
-  listTasks(): Promise<TaskView[]> {
-    return listTasks(this.context);
+  listTasks(input: ListTasksInput = {}): Promise<ListTasksResult> {
+    return listTasks(this.context, input);
+  }
+
+  /** Every task name, sorted (for completions). */
+  taskNames(): Promise<string[]> {
+    return this.context.store.taskNames();
   }
 
   getTask(name: string, options: Omit<GetTaskInput, "task"> = {}): Promise<TaskDetail> {
@@ -65,8 +71,13 @@ export class SavService {
     return classify(this.context, input, ctx);
   }
 
-  evaluate(input: EvaluateInput): Promise<EvaluateResult> {
-    return evaluate(this.context, input);
+  evaluate(input: EvaluateInput, ctx: CallContext = {}): Promise<EvaluateResult> {
+    return evaluate(this.context, input, ctx);
+  }
+
+  /** The task's head map as PNG (optionally with an accuracy-vs-head-count curve). */
+  headMap(task: string, curve?: { heads: number; accuracy: number }[]): Promise<Buffer> {
+    return headMapPicture(this.context, task, curve);
   }
 
   exportTask(input: ExportTaskInput): Promise<ExportResult> {

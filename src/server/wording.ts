@@ -22,6 +22,19 @@ export function formatMegabytes(bytes: number): string {
   return `${Math.round(bytes / (1024 * 1024))} MB`;
 }
 
+/** Characters of a description or prompt shown in a listing; get_task shows them whole. */
+export const LISTING_TEXT_CHARS = 300;
+/** Characters of any one text in a detailed answer (far above what create_sav_task accepts). */
+export const DETAIL_TEXT_CHARS = 8000;
+
+/** A text cut to `max` characters, saying how long it was: a listing must stay small whatever was stored. */
+export function cutText(text: string, max: number): string;
+export function cutText(text: string | null, max: number): string | null;
+export function cutText(text: string | null, max: number): string | null {
+  if (text === null || text.length <= max) return text;
+  return `${text.slice(0, max)}… (cut: ${text.length} characters)`;
+}
+
 export function withoutFinalPeriod(text: string): string {
   return text.replace(/\.\s*$/, "");
 }

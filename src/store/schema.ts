@@ -56,6 +56,10 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE tasks ADD COLUMN processing TEXT;  -- JSON object; NULL means the family's defaults
   `,
+  // The calibrated probability below which classify_image abstains. NULL: never abstain.
+  `
+  ALTER TABLE tasks ADD COLUMN min_confidence REAL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -44,6 +44,7 @@ interface TaskRow {
   head_dim: number;
   processing: string | null;
   example_version: number;
+  min_confidence: number | null;
   created_at: string;
   updated_at: string;
 }
@@ -79,6 +80,7 @@ function taskFromRow(row: TaskRow): TaskRecord {
     shape: { layers: row.layers, heads: row.heads, headDim: row.head_dim },
     processing: row.processing === null ? {} : (JSON.parse(row.processing) as TaskRecord["processing"]),
     exampleVersion: row.example_version,
+    minConfidence: row.min_confidence ?? null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -135,9 +137,9 @@ export class SavStore {
       const info = this.db
         .prepare(
           `INSERT INTO tasks (name, description, prompt, labels, k, selection, model_id, model_fingerprint,
-             random_weights, layers, heads, head_dim, processing, example_version, created_at, updated_at)
+             random_weights, layers, heads, head_dim, processing, example_version, min_confidence, created_at, updated_at)
            VALUES (@name, @description, @prompt, @labels, @k, @selection, @modelId, @modelFingerprint,
-             @randomWeights, @layers, @heads, @headDim, @processing, 0, @stamp, @stamp)`,
+             @randomWeights, @layers, @heads, @headDim, @processing, 0, @minConfidence, @stamp, @stamp)`,
         )
         .run({
           name: task.name,
@@ -153,6 +155,7 @@ export class SavStore {
           heads: task.shape.heads,
           headDim: task.shape.headDim,
           processing: task.processing && Object.keys(task.processing).length > 0 ? JSON.stringify(task.processing) : null,
+          minConfidence: task.minConfidence ?? null,
           stamp,
         });
       return this.requireTaskById(Number(info.lastInsertRowid));

@@ -47,6 +47,7 @@ export function applyTaskChanges(db: Database.Database, task: TaskRecord, change
     set("selection", changes.selection);
     affectsClassifier = true;
   }
+  if (changes.minConfidence !== undefined) set("min_confidence", changes.minConfidence);
   const bump = affectsClassifier ? 1 : 0;
   db.prepare("UPDATE tasks SET example_version = example_version + ?, updated_at = ? WHERE id = ?").run(bump, stamp, task.id);
 }

@@ -24,6 +24,8 @@ export interface TaskRecord {
   processing: ProcessingOptions;
   /** Bumped on every change to the task's examples; classifiers are keyed by it. */
   exampleVersion: number;
+  /** classify_image abstains below this calibrated probability; null or absent: never. */
+  minConfidence?: number | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -41,6 +43,7 @@ export interface NewTask {
   shape: HeadShape;
   /** Canonical processing options (from the extractor's resolveOptions); default {}. */
   processing?: ProcessingOptions;
+  minConfidence?: number | null;
 }
 
 /** A model family's processing options, as JSON scalars. */
@@ -120,6 +123,8 @@ export interface TaskChanges {
   renameLabel?: { from: string; to: string };
   /** Only while the task has no examples: stored vectors depend on the prompt (else "has-examples"). */
   prompt?: string;
+  /** null clears it; never changes the classifier. */
+  minConfidence?: number | null;
 }
 
 /** Everything the service needs from a store. Every method is a single transaction. */

@@ -4,6 +4,7 @@ import { parsePinpoints } from "../../src/model/families/llava_onevision/anyres.
 import type { LlavaImageSettings } from "../../src/model/families/llava_onevision/config.js";
 import { prepareImage } from "../../src/model/families/llava_onevision/image-processor.js";
 import { ImageError } from "../../src/model/image.js";
+import { resizeBicubic } from "../../src/model/families/qwen2_vl/bicubic.js";
 
 const settings: LlavaImageSettings = { size: 384, rescaleFactor: 1 / 255, imageMean: [0.5, 0.5, 0.5], imageStd: [0.5, 0.5, 0.5] };
 const STEPS = [384, 768, 1152, 1536, 1920, 2304];
@@ -77,6 +78,20 @@ describe("LLaVA-OneVision image processor", () => {
     expect(at(image.pixels, 0, 0, 20, 192)).toBeCloseTo(normalised(127), 5);
     expect(at(image.pixels, 0, 1, 370, 192)).toBeCloseTo(normalised(127), 5);
     expect(at(image.pixels, 0, 1, 192, 192)).toBeCloseTo(1, 5);
+  });
+
+  it("resizes with PIL's bicubic (the exact port), not sharp's kernel: the crop is the port's output, normalised", async () => {
+    const png = await halves(500, 300);
+    const image = await prepareImage(png, "single", settings, PINPOINTS, MAX_PIXELS);
+    const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const resized = resizeBicubic({ data, width: info.width, height: info.height }, 384, 384);
+    let max = 0;
+    for (let y = 0; y < 384; y++) {
+      for (let x = 0; x < 384; x++) {
+        for (let c = 0; c < 3; c++) max = Math.max(max, Math.abs(at(image.pixels, 0, c, y, x) - normalised(resized.data[(y * 384 + x) * 3 + c]!)));
+      }
+    }
+    expect(max).toBeLessThan(1e-6);
   });
 
   it("a corrupt file is an ImageError that names the accepted formats", async () => {

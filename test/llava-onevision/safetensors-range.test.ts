@@ -11,7 +11,7 @@ import {
   readStoredTensor,
   type TensorRequest,
 } from "../../src/model/registry/safetensors-range.js";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { defaultTinyLlavaOnevisionDir, ensureTinyLlavaOnevision } from "../../src/model/families/llava_onevision/tiny/index.js";
 import { FAKE_REPO, FAKE_REVISION, FakeHub, makeFakeManifest, makeFakeModelFiles, tempDir } from "../registry/fake-hub.js";
 
@@ -174,6 +174,17 @@ describe("the pull hook", () => {
     expect(stored?.provenance.repository).toBe(FAKE_REPO);
     // The whole checkpoint was never downloaded.
     expect(existsSync(path.join(result.dir, "model.safetensors"))).toBe(false);
+    // A second pull keeps the stored copy of this revision; one from another revision is fetched again.
+    const options = { modelsDir, defaultModel: manifest.id, hfEndpoint: hub!.url, hfToken: "", extraManifests: [manifest], retries: 0, timeoutMs: 5_000 };
+    const before = hub!.requests.length;
+    await pullModel(manifest.id, options);
+    expect(hub!.requests.filter((r) => r.file === "cdn:model.safetensors" || r.file === "model.safetensors").length).toBe(
+      hub!.requests.slice(0, before).filter((r) => r.file === "cdn:model.safetensors" || r.file === "model.safetensors").length,
+    );
+    const stale = { ...stored!, provenance: { ...stored!.provenance, revision: "an-older-revision" } };
+    await writeFile(path.join(result.dir, "image_newline.json"), JSON.stringify(stale));
+    await pullModel(manifest.id, options);
+    expect(readStoredTensor(result.dir, "image_newline.json")?.provenance.revision).toBe(FAKE_REVISION);
   });
 
   it("a repository without the checkpoint still pulls, with a warning naming the file", async () => {

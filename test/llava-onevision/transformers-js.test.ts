@@ -64,10 +64,10 @@ describe("transformers.js on tiny-llava-onevision (single path)", () => {
       const d = Math.abs(data[i]! - ours.pixels[i]!);
       sum += d;
       const [x, y] = [i % 384, Math.floor(i / 384) % 384];
-      // sharp's affine (transformers.js) treats the 4-px border band differently (edge extension); PIL and we do not.
+      // sharp's affine (transformers.js) treats the 4-px border band differently (edge extension) than PIL (and we) do.
       if (Math.min(x, y, 383 - x, 383 - y) >= 4) interiorMax = Math.max(interiorMax, d);
     }
-    // transformers.js resizes with sharp's affine bicubic, we with sharp's cubic resize (as PIL): a few levels apart.
+    // transformers.js resizes with sharp's affine bicubic, we with the port of PIL's bicubic: a few levels apart.
     expect(sum / data.length).toBeLessThan(0.01);
     expect(interiorMax).toBeLessThan(0.02); // within 2.5 of 255 levels (the scale is 2/255 per level)
   });

@@ -62,8 +62,18 @@ describe("datasets in one call, example sources and multi-image queries (tiny mo
     const byPath = detail.examples!.find((e) => e.sources?.[0]?.endsWith("red-circle-1.png"))!;
     expect(removed.removed).toEqual([byPath.id]);
     const again = await call(harness.client, "remove_examples", { task: "folder-task", sources: [path.join(folder, "red-circle", "red-circle-1.png")] });
-    expect(again.isError).toBe(true);
-    expect(textOf(again)).toContain("get_task with includeExamples");
+    // Idempotent: a repeat removes nothing and says why.
+    expect(again.isError).toBeFalsy();
+    expect((again.structuredContent as { removed: number[]; note?: string }).removed).toEqual([]);
+    expect((again.structuredContent as { note?: string }).note).toContain("get_task with includeExamples");
+  });
+
+  it("records base64 images by size", async () => {
+    await create("inline");
+    const bytes = fs.readFileSync(path.join(folder, "red-circle", "red-circle-0.png"));
+    await callOk(harness.client, "add_examples", { task: "inline", examples: [{ image: { data: bytes.toString("base64") }, label: "x" }] });
+    const detail = await callOk<TaskOutput>(harness.client, "get_task", { task: "inline", includeExamples: true });
+    expect(detail.examples![0]!.sources).toEqual([`base64 (${bytes.length} bytes)`]);
   });
 
   it("shows sources of misclassified examples in evaluate_task", async () => {
@@ -120,7 +130,10 @@ describe("datasets in one call, example sources and multi-image queries (tiny mo
 
   it("reports bad manifest lines by number before any model work", async () => {
     const manifest = path.join(imagesDir, "bad.jsonl");
-    fs.writeFileSync(manifest, '{"path":"shapes/red-circle/red-circle-0.png","label":"a"}\n{"path":"missing.png","label":"b"}\n{oops\n');
+    fs.writeFileSync(
+      manifest,
+      '{"path":"shapes/red-circle/red-circle-0.png","label":"a"}\n{"path":"missing.png","label":"b"}\n{oops\n{"path":"../../outside.png","label":"b"}\n',
+    );
     await create("bad-manifest");
     const result = await call(harness.client, "add_examples", { task: "bad-manifest", manifest });
     expect(result.isError).toBe(true);
@@ -128,6 +141,7 @@ describe("datasets in one call, example sources and multi-image queries (tiny mo
     const skipping = await call(harness.client, "add_examples", { task: "bad-manifest", manifest, skipInvalid: true });
     const output = skipping.structuredContent as unknown as AddOutput;
     expect(output.added.map((a) => a.location)).toEqual(["line 1"]);
-    expect(output.skipped.map((s) => s.location).sort()).toEqual(["line 2", "line 3"]);
+    expect(output.skipped.map((s) => s.location).sort()).toEqual(["line 2", "line 3", "line 4"]);
+    expect(output.skipped.find((s) => s.location === "line 4")!.reason).toContain("outside the allowed image directories");
   });
 });

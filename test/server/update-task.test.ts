@@ -64,7 +64,8 @@ describe("update_task through an in-memory MCP client (tiny model)", () => {
   it("adds labels and edits the description without rebuilding; selection rebuilds", async () => {
     const start = (await update({})).exampleVersion;
     const widened = await update({ addLabels: ["green-triangle", "red-circle"], description: "three shapes" });
-    expect(widened).toMatchObject({ labels: ["red-circle", "blue-square", "green-triangle"], description: "three shapes", classifierRebuilt: false, exampleVersion: start });
+    expect(widened).toMatchObject({ labels: ["red-circle", "blue-square", "green-triangle"], classifierRebuilt: false, exampleVersion: start });
+    expect((await callOk<{ description: string }>(harness.client, "get_task", { task: "shapes" })).description).toBe("three shapes");
     await callOk(harness.client, "add_examples", { task: "shapes", examples: [{ image: { path: images["blue-square"][0] }, label: "green-triangle" }] });
     const selection = await update({ selection: "leave-one-out" });
     expect(selection.classifierRebuilt).toBe(true);
@@ -76,7 +77,8 @@ describe("update_task through an in-memory MCP client (tiny model)", () => {
   it("renames a label in the set and on its examples; votes use the new name", async () => {
     const renamed = await update({ renameLabel: { from: "red-circle", to: "circle" } });
     expect(renamed.labels).toEqual(["circle", "blue-square", "green-triangle"]);
-    expect(renamed.examplesPerLabel).toEqual({ "blue-square": 3, circle: 3 });
+    const counts = await callOk<{ examplesPerLabel: Record<string, number> }>(harness.client, "get_task", { task: "shapes" });
+    expect(counts.examplesPerLabel).toEqual({ "blue-square": 3, circle: 3 });
     expect(renamed.classifierRebuilt).toBe(true);
     const answer = await callOk<{ results: { votes: Record<string, number> }[] }>(harness.client, "classify_image", query());
     expect(Object.keys(answer.results[0]!.votes).sort()).toEqual(["blue-square", "circle"]);
@@ -94,7 +96,8 @@ describe("update_task through an in-memory MCP client (tiny model)", () => {
     expect((await update({})).heads).toBe(3);
     await callOk(harness.client, "create_sav_task", { name: "empty", prompt: "Old?", model: TINY_MODEL_ID });
     const changed = await callOk<UpdateOutput>(harness.client, "update_task", { task: "empty", prompt: "New?" });
-    expect(changed).toMatchObject({ prompt: "New?", changed: ["prompt"] });
+    expect(changed).toMatchObject({ changed: ["prompt"], classifierRebuilt: true });
+    expect((await callOk<{ prompt: string }>(harness.client, "get_task", { task: "empty" })).prompt).toBe("New?");
     const open = await call(harness.client, "update_task", { task: "empty", addLabels: ["a"] });
     expect(textOf(open)).toContain("accepts any label already");
   });

@@ -46,9 +46,12 @@ describe("example sources and task updates", () => {
     const task = old.createTask(newTask("legacy"));
     old.addExamples(task.id, clusteredExamples(["a", "b"], 1));
     old.close();
-    // Take the database back to schema version 1: no sources or processing column, one recorded migration.
+    // Take the database back to schema version 1: no sources, processing or min_confidence column, one recorded migration.
     const db = new Database(file);
-    db.exec("ALTER TABLE examples DROP COLUMN sources; ALTER TABLE tasks DROP COLUMN processing; DELETE FROM schema_migrations WHERE version > 1;");
+    db.exec(
+      "ALTER TABLE examples DROP COLUMN sources; ALTER TABLE tasks DROP COLUMN processing; ALTER TABLE tasks DROP COLUMN min_confidence; " +
+        "DELETE FROM schema_migrations WHERE version > 1;",
+    );
     db.close();
     store = new SavStore({ dataDir: path.join(dir, "old") });
     const reopened = store.getTask("legacy")!;

@@ -8,8 +8,8 @@ import { cpus, loadavg } from "node:os";
 import { pathToFileURL } from "node:url";
 import { buildClassifier, classify, crossValidate, type HeadShape, type LabelledVector } from "../../src/sav/index.js";
 
-const SHAPE: HeadShape = { layers: 30, heads: 9, headDim: 64 };
-const LABELS = 10;
+export const SHAPE: HeadShape = { layers: 30, heads: 9, headDim: 64 };
+export const LABELS = 10;
 const EXAMPLES_PER_LABEL = 20;
 const QUERIES = 10_000;
 /** Distinct query vectors; the 10,000 classifications cycle through them (cost does not depend on content). */
@@ -33,7 +33,10 @@ function gaussianSource(seed: number): () => number {
  * Each head = shared offset + strength × class prototype + noise. Strength varies per head (a few heads carry
  * the label clearly, most barely), like the sparse structure SAVs exploit.
  */
-function syntheticFeatures(seed: number): { examples: LabelledVector[]; queries: Float32Array[] } {
+export function syntheticFeatures(
+  seed: number,
+  examplesPerLabel = EXAMPLES_PER_LABEL,
+): { examples: LabelledVector[]; queries: Float32Array[] } {
   const gaussian = gaussianSource(seed);
   const dim = SHAPE.headDim;
   const heads = SHAPE.layers * SHAPE.heads;
@@ -54,7 +57,7 @@ function syntheticFeatures(seed: number): { examples: LabelledVector[]; queries:
   };
   const examples: LabelledVector[] = [];
   for (let label = 0; label < LABELS; label++) {
-    for (let e = 0; e < EXAMPLES_PER_LABEL; e++) examples.push({ vector: sample(label), label: `class-${label}` });
+    for (let e = 0; e < examplesPerLabel; e++) examples.push({ vector: sample(label), label: `class-${label}` });
   }
   const queries = Array.from({ length: DISTINCT_QUERIES }, (_, q) => sample(q % LABELS));
   return { examples, queries };

@@ -203,14 +203,24 @@ export function readStoredTensor(dir: string, saveAs: string): StoredTensor | nu
   return parsed.data;
 }
 
+/** True when the tensor is already stored from this repository and revision (a stale or damaged copy is fetched again). */
+function storedFrom(dir: string, saveAs: string, ctx: HubContext): boolean {
+  try {
+    const stored = readStoredTensor(dir, saveAs);
+    return stored !== null && stored.provenance.repository === ctx.repo && stored.provenance.revision === ctx.revision;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * The pull hook: fetch each requested tensor not yet stored. A tensor that cannot be had does not fail
+ * The pull hook: fetch each requested tensor not yet stored from this revision. A tensor that cannot be had does not fail
  * the pull (the model still works without it); the returned warnings say what is missing.
  */
 export async function pullSafetensorsTensors(ctx: HubContext, dir: string, requests: TensorRequest[]): Promise<string[]> {
   const warnings: string[] = [];
   for (const request of requests) {
-    if (existsSync(path.join(dir, request.saveAs))) continue;
+    if (storedFrom(dir, request.saveAs, ctx)) continue;
     try {
       await saveStoredTensor(dir, request.saveAs, await fetchSafetensorsTensor(ctx, request));
     } catch (error) {

@@ -1,30 +1,24 @@
 /** Input and output of update_task; the service's types are inferred from them. */
 import { z } from "zod";
-import { labelSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
-import { headSelectionSchema } from "./tasks.js";
+import { headSelectionSchema, labelSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
+import { MAX_DESCRIPTION_CHARS, MAX_PROMPT_CHARS, minConfidenceSchema } from "./tasks.js";
 
+/** Field names say what changes; limits are checked by zod and, for the agent, named in its messages. */
 export const updateTaskInputSchema = z.object({
   task: taskRefSchema,
-  description: z.string().max(2000).optional().describe('New description ("" clears it).'),
-  heads: z.number().int().min(1).max(4096).optional().describe("New k: how many heads vote (e.g. the count evaluate_task recommends)."),
-  selection: headSelectionSchema.optional().describe("New head selection: 'in-sample' or 'leave-one-out'."),
-  addLabels: z.array(labelSchema).min(1).max(100).optional().describe("Labels to add to a closed label set."),
-  renameLabel: z
-    .object({ from: labelSchema.describe("The current label"), to: labelSchema.describe("Its new name (not a label in use)") })
-    .optional()
-    .describe("Rename a label, in the label set and on every example that has it."),
-  prompt: z
-    .string()
-    .trim()
-    .min(1)
-    .max(4000)
-    .optional()
-    .describe("New prompt; only while the task has no examples (stored vectors depend on the prompt)."),
+  description: z.string().max(MAX_DESCRIPTION_CHARS).meta({ maxLength: undefined }).optional().describe('"" clears it.'),
+  heads: z.number().int().min(1).max(4096).optional().describe("New k."),
+  selection: headSelectionSchema.optional().describe("New head scoring."),
+  // 0 rather than null turns abstention off: generic clients cannot send a null they are not told the type of.
+  minConfidence: minConfidenceSchema.optional().describe("New abstention threshold; 0: never abstain."),
+  addLabels: z.array(labelSchema).min(1).max(100).meta({ minItems: undefined, maxItems: undefined }).optional().describe("For a closed set."),
+  renameLabel: z.object({ from: z.string(), to: labelSchema.meta({ minLength: undefined, maxLength: undefined }) }).optional().describe("Also on examples."),
+  prompt: z.string().trim().min(1).max(MAX_PROMPT_CHARS).meta({ minLength: undefined, maxLength: undefined }).optional().describe("Only while there are no examples."),
 });
 export type UpdateTaskInput = z.infer<typeof updateTaskInputSchema>;
 
-export const updateTaskOutputSchema = taskOutputSchema.extend({
-  changed: z.array(z.string()).describe("What this call changed, e.g. \"heads 20 → 10\"; empty when nothing differed"),
-  classifierRebuilt: z.boolean().describe("True when the change alters classification: the classifier is rebuilt on next use"),
-});
+/** What update_task changed, the settings it can change, and what to do next. */
+export const updateTaskOutputSchema = taskOutputSchema
+  .pick({ name: true, labels: true, heads: true, selection: true, minConfidence: true, exampleVersion: true, nextStep: true })
+  .extend({ changed: z.array(z.string()), classifierRebuilt: z.boolean() });
 export type UpdateTaskResult = z.infer<typeof updateTaskOutputSchema>;

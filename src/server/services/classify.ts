@@ -1,5 +1,5 @@
 /** classify_image: one image or a batch through a task's classifier. */
-import { classify as classifyVectors, SavError } from "../../sav/index.js";
+import { classify as classifyVectors, decide, probabilities, SavError } from "../../sav/index.js";
 import type { CachedClassifier, TaskRecord } from "../../store/index.js";
 import { errorText, ToolError } from "../errors.js";
 import type { ImageSource, LoadedImage } from "../image-source.js";
@@ -9,6 +9,7 @@ import type { ClassifyInput, ClassifyResult } from "../schemas/classify.js";
 import { describeCounts, RANDOM_WEIGHTS_NOTE, round, withoutFinalPeriod } from "../wording.js";
 import { imageSourcesOf, PIPELINE_DEPTH, throwIfCancelled, type CallContext, type ServiceContext } from "./context.js";
 import { taskImageCount } from "./examples.js";
+import { calibrationFor, explainQuery } from "./confidence.js";
 
 interface Query {
   sources: ImageSource[];
@@ -86,6 +87,9 @@ export async function classify(service: ServiceContext, input: ClassifyInput, ct
   }
 
   const extractor = await service.extractorFor(task.modelId, ctx, task);
+  const calibration = await calibrationFor(service, task, classifier);
+  // Read once per call, and only when asked for: explain compares each query with every stored example.
+  const stored = input.explain ? (await service.store.loadTrainingSet(task.id)).examples : [];
   // Only the layers up to the deepest selected head are computed: a truncated decoder.
   const layers = Math.max(...classifier.heads.map((h) => h.layer)) + 1;
   const results: ClassifyResult["results"] = await mapInOrder(
@@ -103,13 +107,20 @@ export async function classify(service: ServiceContext, input: ClassifyInput, ct
       });
       service.checkShape(task, extracted.shape, layers);
       const answer = classifyVectors(classifier, extracted.vectors);
+      const probability = calibration ? probabilities(classifier, calibration, extracted.vectors)[answer.label]! : null;
+      // Abstention uses the calibrated probability, or the vote share when the task cannot be calibrated yet.
+      const decision = decide(answer.label, probability ?? answer.share, input.minConfidence ?? task.minConfidence ?? undefined);
       return {
         index,
         image: images.map((image) => image.origin).join(" + "),
         ...(images.length > 1 ? { images: images.map((image) => image.origin) } : {}),
-        label: answer.label,
+        label: decision.label,
+        ...(decision.uncertain ? { uncertain: true, bestGuess: decision.bestGuess } : {}),
         share: round(answer.share),
+        // Not rounded: abstention compares this exact value with minConfidence.
+        probability,
         votes: answer.votes,
+        ...(input.explain ? { nearest: explainQuery(stored, classifier, extracted.vectors) } : {}),
         ...(input.detail
           ? { heads: answer.heads.map((h) => ({ layer: h.layer, head: h.head, vote: h.label, similarity: round(h.similarity) })) }
           : {}),

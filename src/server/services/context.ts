@@ -89,6 +89,7 @@ export class ServiceContext {
       exampleCount,
       examplesPerLabel: perLabel,
       exampleVersion: task.exampleVersion,
+      minConfidence: task.minConfidence ?? null,
       ready,
       createdAt: task.createdAt,
       updatedAt: task.updatedAt,

@@ -1,10 +1,12 @@
 /** evaluate_task: cross-validation on the stored examples, with advice. */
-import { crossValidate, SavError } from "../../sav/index.js";
+import { SavError } from "../../sav/index.js";
+import { crossValidateOffThread } from "../../sav-workers/off-thread.js";
 import type { TaskRecord } from "../../store/index.js";
 import { ToolError } from "../errors.js";
 import type { EvaluateInput, EvaluateResult } from "../schemas/evaluate.js";
 import { describeCounts, RANDOM_WEIGHTS_NOTE, recommendations, round, withoutFinalPeriod } from "../wording.js";
-import type { ServiceContext } from "./context.js";
+import { calibrationReport } from "./confidence.js";
+import { type CallContext, type ServiceContext, throwIfCancelled } from "./context.js";
 
 /** Head counts whose cross-validated accuracy is reported: a ladder plus the task's own k and all heads. */
 function headCountsFor(task: TaskRecord, k: number): number[] {
@@ -12,7 +14,17 @@ function headCountsFor(task: TaskRecord, k: number): number[] {
   return [...new Set([1, 5, 10, 20, 40, 80, k, all].map((count) => Math.min(count, all)))].sort((a, b) => a - b);
 }
 
-export async function evaluate(service: ServiceContext, input: EvaluateInput): Promise<EvaluateResult> {
+function calibrationOrNull(...args: Parameters<typeof calibrationReport>): ReturnType<typeof calibrationReport> | null {
+  try {
+    return calibrationReport(...args);
+  } catch (error) {
+    // Cross-validation succeeded, so only a degenerate case (e.g. one example of a label) lands here.
+    if (error instanceof SavError) return null;
+    throw error;
+  }
+}
+
+export async function evaluate(service: ServiceContext, input: EvaluateInput, ctx: CallContext = {}): Promise<EvaluateResult> {
   const task = await service.requireTask(input.task);
   const { examples } = await service.store.loadTrainingSet(task.id);
   const counts = await service.store.labelCounts(task.id);
@@ -26,12 +38,14 @@ export async function evaluate(service: ServiceContext, input: EvaluateInput): P
   }
   let report;
   try {
-    report = crossValidate(
+    report = await crossValidateOffThread(
       examples.map((e) => ({ vector: e.vectors, label: e.label })),
       task.shape,
       { folds, seed, k, selection: task.selection, headCounts: headCountsFor(task, k) },
+      { signal: ctx.signal },
     );
   } catch (error) {
+    throwIfCancelled(ctx.signal);
     if (error instanceof SavError) {
       throw new ToolError(
         `Task '${task.name}' cannot be evaluated yet: ${withoutFinalPeriod(error.message)}. Examples per label now: ${describeCounts(counts)}. ` +
@@ -71,6 +85,7 @@ export async function evaluate(service: ServiceContext, input: EvaluateInput): P
     accuracyByHeadCount: report.accuracyByHeadCount.map((h) => ({ heads: h.heads, accuracy: round(h.accuracy) })),
     misclassified,
     recommendations: recommendations(task, counts, report.accuracy, report.accuracyByHeadCount, effectiveK),
+    calibration: calibrationOrNull(task, examples, k, input.minConfidence ?? task.minConfidence ?? undefined),
     ...(task.randomWeights ? { note: RANDOM_WEIGHTS_NOTE } : {}),
   };
 }

@@ -222,6 +222,16 @@ async function sourceVariants(given: string): Promise<string[]> {
   return [trimmed, absolute, ...(real ? [real] : [])];
 }
 
+/** Ids named in a message before the rest are only counted. */
+function listIds(ids: number[], max = LISTED_IDS): string {
+  return ids.length === 0 ? "(none)" : ids.slice(0, max).join(", ") + (ids.length > max ? `, … (${ids.length - max} more)` : "");
+}
+
+/**
+ * Removing what is already gone is a successful no-op with a note (the tool is idempotent), so a
+ * retried call does not fail. Ids some of which exist and some not are refused: that looks like a
+ * mistake, and removing part of the list would hide it.
+ */
 export async function removeExamples(service: ServiceContext, input: RemoveExamplesInput): Promise<RemoveExamplesResult> {
   const task = await service.requireTask(input.task);
   const byIds = input.ids !== undefined && input.ids.length > 0;
@@ -237,29 +247,43 @@ export async function removeExamples(service: ServiceContext, input: RemoveExamp
   if (byIds) which = { ids: input.ids! };
   else if (byLabel) which = { label: input.label! };
   else which = { sources: [...new Set((await Promise.all(input.sources!.map(sourceVariants))).flat())] };
+  const unchanged = async (note: string): Promise<RemoveExamplesResult> => {
+    const view = await service.taskView(task);
+    return {
+      task: task.name,
+      removed: [],
+      exampleCount: view.exampleCount,
+      examplesPerLabel: view.examplesPerLabel,
+      exampleVersion: view.exampleVersion,
+      ready: view.ready,
+      nextStep: view.nextStep,
+      note,
+    };
+  };
   let removed: number[];
   let after: TaskRecord;
   try {
     ({ removed, task: after } = await service.store.removeExamples(task.id, which));
   } catch (error) {
-    if (error instanceof StoreError && error.code === "unknown-examples") {
-      const ids = (await service.store.listExamples(task.id)).map((e) => e.id);
-      const listed = ids.length ? ids.slice(0, LISTED_IDS).join(", ") + (ids.length > LISTED_IDS ? ", …" : "") : "(none)";
-      throw new ToolError(
-        `${error.message} Nothing was removed. Task '${task.name}' has example ids ${listed}; see get_task with includeExamples: true.`,
-      );
+    if (!(error instanceof StoreError && error.code === "unknown-examples")) throw error;
+    const owned = new Set((await service.store.listExamples(task.id)).map((e) => e.id));
+    const wanted = [...new Set(input.ids!)];
+    const unknown = wanted.filter((id) => !owned.has(id));
+    if (unknown.length === wanted.length) {
+      return unchanged(`None of these ids is an example of task '${task.name}' (already removed, or never there): ${listIds(unknown, 20)}. Nothing changed.`);
     }
-    throw error;
+    throw new ToolError(
+      `No example with id ${listIds(unknown, 20)} in task '${task.name}'. Nothing was removed. ` +
+        `Its example ids are ${listIds([...owned])}; see get_task with includeExamples: true.`,
+    );
   }
   if (byLabel && removed.length === 0) {
     const counts = await service.store.labelCounts(task.id);
-    throw new ToolError(
-      `Task '${task.name}' has no examples labelled '${input.label}'; nothing was removed. Labels with examples: ${quoteList(Object.keys(counts))}.`,
-    );
+    return unchanged(`Task '${task.name}' has no examples labelled '${input.label}'; nothing changed. Labels with examples: ${quoteList(Object.keys(counts))}.`);
   }
   if (bySources && removed.length === 0) {
-    throw new ToolError(
-      `No example of task '${task.name}' has an image from ${quoteList(input.sources!, 5)}; nothing was removed. ` +
+    return unchanged(
+      `No example of task '${task.name}' has an image from ${quoteList(input.sources!, 5)} (already removed, or never there); nothing changed. ` +
         "Sources are matched as recorded (real paths, URLs without their query); get_task with includeExamples: true lists each example's sources.",
     );
   }

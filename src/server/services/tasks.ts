@@ -2,12 +2,44 @@
 import { StoreError } from "../../store/index.js";
 import { errorText, quoteList, ToolError } from "../errors.js";
 import type { TaskView } from "../schemas.js";
-import { DEFAULT_HEADS, DEFAULT_SELECTION, type CreateTaskInput, type DeleteTaskResult, type GetTaskInput, type TaskDetail } from "../schemas/tasks.js";
-import { round } from "../wording.js";
+import {
+  createdTaskSchema,
+  DEFAULT_HEADS,
+  DEFAULT_SELECTION,
+  MAX_TASKS_PER_PAGE,
+  pickFields,
+  taskSummarySchema,
+  type CreatedTask,
+  type CreateTaskInput,
+  type DeleteTaskResult,
+  type GetTaskInput,
+  type ListTasksInput,
+  type ListTasksResult,
+  type TaskDetail,
+} from "../schemas/tasks.js";
+import { cutText, DETAIL_TEXT_CHARS, LISTING_TEXT_CHARS, round } from "../wording.js";
 import type { CallContext, ServiceContext } from "./context.js";
 
 /** Examples listed by get_task with includeExamples when no exampleLimit is given. */
 export const DEFAULT_EXAMPLE_LIMIT = 200;
+
+/**
+ * Opaque page cursors (MCP convention: `cursor` in, `nextCursor` out). They carry the position only,
+ * so a task created or deleted between pages neither repeats nor hides the others.
+ */
+function encodeCursor(position: string | number): string {
+  return Buffer.from(JSON.stringify({ after: position })).toString("base64url");
+}
+
+function decodeCursor<T extends "string" | "number">(cursor: string, kind: T, field: string): T extends "string" ? string : number {
+  try {
+    const { after } = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as { after: unknown };
+    if (typeof after === kind) return after as T extends "string" ? string : number;
+  } catch {
+    // Reported below.
+  }
+  throw new ToolError(`\`${field}\` is not a cursor this server gave out. Omit it to start from the first page, or pass the last answer's next cursor unchanged.`);
+}
 
 function checkLabelSet(labels: string[]): string[] {
   const trimmed = labels.map((l) => l.trim());
@@ -19,7 +51,7 @@ function checkLabelSet(labels: string[]): string[] {
   return trimmed;
 }
 
-export async function createTask(service: ServiceContext, input: CreateTaskInput, ctx: CallContext = {}): Promise<TaskView> {
+export async function createTask(service: ServiceContext, input: CreateTaskInput, ctx: CallContext = {}): Promise<CreatedTask> {
   await service.refuseDuplicate(input.name);
   const labels = input.labels ? checkLabelSet(input.labels) : null;
   const modelId = input.model?.trim() || service.models.defaultModel;
@@ -35,6 +67,7 @@ export async function createTask(service: ServiceContext, input: CreateTaskInput
       labels,
       k: input.heads ?? DEFAULT_HEADS,
       selection: input.selection ?? DEFAULT_SELECTION,
+      minConfidence: input.minConfidence ?? null,
       modelId: info.id,
       modelFingerprint: info.fingerprint,
       randomWeights: info.randomWeights,
@@ -42,22 +75,37 @@ export async function createTask(service: ServiceContext, input: CreateTaskInput
       processing,
     });
     service.tasksChanged();
-    return await service.taskView(task);
+    return pickFields(createdTaskSchema, await service.taskView(task));
   } catch (error) {
     if (error instanceof StoreError && error.code === "duplicate-name") await service.refuseDuplicate(input.name);
     throw error;
   }
 }
 
-export async function listTasks(service: ServiceContext): Promise<TaskView[]> {
-  const tasks = await service.store.listTasks();
-  return Promise.all(tasks.map((task) => service.taskView(task, task.examplesPerLabel)));
+export async function listTasks(service: ServiceContext, input: ListTasksInput = {}): Promise<ListTasksResult> {
+  const limit = Math.min(input.limit ?? MAX_TASKS_PER_PAGE, MAX_TASKS_PER_PAGE);
+  const afterName = input.cursor === undefined ? undefined : decodeCursor(input.cursor, "string", "cursor");
+  // One more than the page, to know whether another page follows.
+  const found = await service.store.listTasks({ afterName, limit: limit + 1 });
+  const page = found.slice(0, limit);
+  const tasks = await Promise.all(
+    page.map(async (task) => {
+      const summary = pickFields(taskSummarySchema, await service.taskView(task, task.examplesPerLabel));
+      return { ...summary, description: cutText(summary.description, LISTING_TEXT_CHARS), prompt: cutText(summary.prompt, LISTING_TEXT_CHARS) };
+    }),
+  );
+  return { tasks, ...(found.length > limit ? { nextCursor: encodeCursor(page[page.length - 1]!.name) } : {}) };
 }
 
 export async function getTask(service: ServiceContext, input: GetTaskInput): Promise<TaskDetail> {
   const task = await service.requireTask(input.task);
   const view = await service.taskView(task);
-  const detail: TaskDetail = { ...view, selectedHeads: null };
+  const detail: TaskDetail = {
+    ...view,
+    description: cutText(view.description, DETAIL_TEXT_CHARS),
+    prompt: cutText(view.prompt, DETAIL_TEXT_CHARS),
+    selectedHeads: null,
+  };
   if (view.ready) {
     try {
       const { classifier } = await service.classifiers.get(task);
@@ -67,23 +115,37 @@ export async function getTask(service: ServiceContext, input: GetTaskInput): Pro
     }
   }
   if (input.includeExamples) {
-    const examples = await service.store.listExamples(task.id, { limit: input.exampleLimit ?? DEFAULT_EXAMPLE_LIMIT });
+    const limit = input.exampleLimit ?? DEFAULT_EXAMPLE_LIMIT;
+    const offset = input.exampleCursor === undefined ? 0 : decodeCursor(input.exampleCursor, "number", "exampleCursor");
+    const examples = await service.store.listExamples(task.id, { limit, offset });
     detail.examples = examples.map((e) => ({
       id: e.id,
       label: e.label,
-      text: e.text,
+      text: cutText(e.text, LISTING_TEXT_CHARS),
       imageSha256: e.imageHashes,
       ...(e.sources ? { sources: e.sources } : {}),
       createdAt: e.createdAt,
     }));
+    if (offset + examples.length < view.exampleCount) detail.nextExampleCursor = encodeCursor(offset + examples.length);
   }
   return detail;
 }
 
+/** Deleting a task that is not there is a successful no-op with a note (the tool is idempotent). */
 export async function deleteTask(service: ServiceContext, name: string): Promise<DeleteTaskResult> {
-  const task = await service.requireTask(name);
+  const task = await service.store.getTask(name);
+  const gone = async (): Promise<DeleteTaskResult> => {
+    const names = await service.store.taskNames();
+    return {
+      deleted: name,
+      examplesRemoved: 0,
+      note: `There is no task '${name}' (already deleted, or never created); nothing changed. Known tasks: ${quoteList(names)}.`,
+    };
+  };
+  if (!task) return gone();
   const examples = Object.values(await service.store.labelCounts(task.id)).reduce((a, b) => a + b, 0);
-  if (!(await service.store.deleteTask(name))) await service.requireTask(name);
+  // Another call or process may have deleted it in between: that is the same no-op.
+  if (!(await service.store.deleteTask(name))) return gone();
   service.classifiers.forget(task.id);
   service.tasksChanged();
   return { deleted: name, examplesRemoved: examples };

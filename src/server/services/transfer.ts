@@ -4,7 +4,8 @@ import { sameShape, StoreError, type TaskRecord } from "../../store/index.js";
 import { ToolError } from "../errors.js";
 import { resolveReadablePath, resolveWritablePath, writeFileAtomically } from "../file-access.js";
 import { taskNameSchema } from "../schemas.js";
-import type { ExportResult, ExportTaskInput, ImportResult, ImportTaskInput } from "../schemas/transfer.js";
+import { pickFields } from "../schemas/tasks.js";
+import { importTaskOutputSchema, type ExportResult, type ExportTaskInput, type ImportResult, type ImportTaskInput } from "../schemas/transfer.js";
 import { decodeTaskFile, encodeTaskFile, MAX_TASK_FILE_BYTES } from "../task-file.js";
 import type { CallContext, ServiceContext } from "./context.js";
 
@@ -79,5 +80,5 @@ export async function importTask(service: ServiceContext, input: ImportTaskInput
     throw error;
   }
   service.tasksChanged();
-  return { ...(await service.taskView(task)), importedFrom: file };
+  return pickFields(importTaskOutputSchema, { ...(await service.taskView(task)), importedFrom: file });
 }

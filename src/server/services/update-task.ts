@@ -5,7 +5,8 @@
  */
 import { StoreError, type TaskChanges } from "../../store/index.js";
 import { quoteList, ToolError } from "../errors.js";
-import type { UpdateTaskInput, UpdateTaskResult } from "../schemas/update-task.js";
+import { pickFields } from "../schemas/tasks.js";
+import { updateTaskOutputSchema, type UpdateTaskInput, type UpdateTaskResult } from "../schemas/update-task.js";
 import type { ServiceContext } from "./context.js";
 
 export async function updateTask(service: ServiceContext, input: UpdateTaskInput): Promise<UpdateTaskResult> {
@@ -67,6 +68,12 @@ export async function updateTask(service: ServiceContext, input: UpdateTaskInput
     changed.push(`selection ${task.selection} → ${input.selection}`);
   }
 
+  const minConfidence = input.minConfidence === 0 ? null : input.minConfidence;
+  if (minConfidence !== undefined && minConfidence !== (task.minConfidence ?? null)) {
+    changes.minConfidence = minConfidence;
+    changed.push(`minConfidence ${task.minConfidence ?? "none"} → ${minConfidence ?? "none"}`);
+  }
+
   let updated = task;
   if (changed.length > 0) {
     try {
@@ -81,5 +88,5 @@ export async function updateTask(service: ServiceContext, input: UpdateTaskInput
   }
   const classifierRebuilt = updated.exampleVersion !== task.exampleVersion;
   if (classifierRebuilt) service.classifiers.forget(task.id);
-  return { ...(await service.taskView(updated)), changed, classifierRebuilt };
+  return { ...pickFields(updateTaskOutputSchema, await service.taskView(updated)), changed, classifierRebuilt };
 }

@@ -10,18 +10,13 @@ export function registerAddExamples({ server, service, config }: ToolDeps): void
   server.registerTool(
     ADD_EXAMPLES,
     {
-      title: "Add labelled example images to a task",
+      title: "Add labelled examples",
       description:
-        "Teach a task (made with create_sav_task) with labelled images: each example is one image (or a few read together), optional text for the prompt's {text}, and its label. " +
-        "The model reads each image with the task's prompt and the per-head attention vectors are stored with the label. " +
-        "Needs examples of at least two labels before classify_image works; 5-20 per label is typical. Every example is checked first (label, image readable and decodable, limits); " +
-        "by default one bad example makes the whole call store nothing and the error lists what to fix. Images: local paths inside the allowed directories, http(s) URLs, or base64/data URIs. " +
-        "For a whole dataset pass `folder` (one subfolder per label) or `manifest` (CSV/JSONL of path,label[,text]) instead of `examples`. " +
-        "Sends progress notifications when given a progressToken, and stops without storing anything when cancelled. Calling it twice adds the examples twice.",
+        "Teach a task with labelled images (2+ labels, 5-20 each) before classify_image: `examples`, a `folder` or a `manifest`; a repeat adds them again.",
       inputSchema,
       outputSchema: addExamplesOutputSchema,
       annotations: {
-        title: "Add labelled example images to a task",
+        title: "Add labelled examples",
         readOnlyHint: false,
         destructiveHint: false,
         idempotentHint: false,

@@ -11,16 +11,13 @@ export function registerClassifyImage({ server, service, config }: ToolDeps): vo
   server.registerTool(
     CLASSIFY_IMAGE,
     {
-      title: "Classify images with a few-shot task",
+      title: "Classify images",
       description:
-        "Label new images with a task's classifier (after create_sav_task and add_examples with at least two labels). " +
-        "Returns per image the predicted label, `share` (fraction of the voting attention heads that chose it: a rough confidence) and the votes per label; " +
-        "detail: true adds which heads voted for what. Give one `image` or a batch `images` (each classified separately). " +
-        "Images: local paths inside the allowed directories, http(s) URLs, or base64/data URIs. Stores nothing.",
+        "Label new images with a trained task: label, vote share, calibrated probability, votes per label; abstains below minConfidence. Stores nothing.",
       inputSchema,
       outputSchema: classifyOutputSchema,
       annotations: {
-        title: "Classify images with a few-shot task",
+        title: "Classify images",
         readOnlyHint: true,
         destructiveHint: false,
         idempotentHint: true,

@@ -8,17 +8,16 @@ export function registerDeleteTask({ server, service }: ToolDeps): void {
   server.registerTool(
     DELETE_TASK,
     {
-      title: "Delete a task and all its examples",
+      title: "Delete a task",
       description:
-        "Permanently delete a task, its stored examples and its classifier. This cannot be undone; export_task first to keep a copy. " +
-        "Use remove_examples instead to drop only some examples.",
+        "Delete a task and its examples for good (export_task keeps a copy). A missing task is noted, not an error.",
       inputSchema: deleteTaskInputSchema,
       outputSchema: deleteTaskOutputSchema,
       annotations: {
-        title: "Delete a task and all its examples",
+        title: "Delete a task",
         readOnlyHint: false,
         destructiveHint: true,
-        // Deleting again changes nothing (the call is refused: no such task).
+        // Deleting again changes nothing: a success with a note.
         idempotentHint: true,
         openWorldHint: false,
       },

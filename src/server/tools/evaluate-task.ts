@@ -1,5 +1,5 @@
 import { evaluateInputSchema, evaluateOutputSchema } from "../schemas/evaluate.js";
-import { runTool, type ToolDeps } from "./shared.js";
+import { callContext, runTool, withPicture, type ToolDeps } from "./shared.js";
 
 export const EVALUATE_TASK = "evaluate_task";
 
@@ -8,21 +8,24 @@ export function registerEvaluateTask({ server, service }: ToolDeps): void {
   server.registerTool(
     EVALUATE_TASK,
     {
-      title: "Measure a task's accuracy by cross-validation",
+      title: "Evaluate a task",
       description:
-        "Estimate how well a task classifies, using only its stored examples (no new images): leave-one-out by default, or k-fold. " +
-        "Returns accuracy, precision/recall/F1 per label, the confusion matrix, accuracy for several numbers of voting heads, the misclassified example ids, " +
-        "and recommendations (e.g. add examples when a label has fewer than 5). Use it after add_examples, before trusting classify_image. Needs 2+ labels and 2+ examples per label.",
+        "Cross-validate a task on its examples before trusting it: accuracy, confusion, misclassified ids, calibration, advice.",
       inputSchema: evaluateInputSchema,
       outputSchema: evaluateOutputSchema,
       annotations: {
-        title: "Measure a task's accuracy by cross-validation",
+        title: "Evaluate a task",
         readOnlyHint: true,
         destructiveHint: false,
         idempotentHint: true,
         openWorldHint: false,
       },
     },
-    async (args) => runTool(() => service.evaluate(args)),
+    async (args, extra) => {
+      const result = await runTool(() => service.evaluate(args, callContext(extra)));
+      if (!args.picture) return result;
+      const curve = (result.structuredContent as { accuracyByHeadCount?: { heads: number; accuracy: number }[] } | undefined)?.accuracyByHeadCount;
+      return withPicture(result, () => service.headMap(args.task, curve));
+    },
   );
 }

@@ -8,14 +8,13 @@ export function registerExportTask({ server, service }: ToolDeps): void {
   server.registerTool(
     EXPORT_TASK,
     {
-      title: "Export a task to a portable file",
+      title: "Export a task",
       description:
-        "Write a task (definition, labels, and each example's head vectors; never the images) to a JSON file, to back it up or share it. " +
-        "import_task reads it back, on any machine with the same model files. The path must be inside the server's allowed directories; an existing file is only replaced with overwrite: true.",
+        "Save a task and its examples' head vectors (not images) to a JSON file, for backup or another machine.",
       inputSchema: exportTaskInputSchema,
       outputSchema: exportTaskOutputSchema,
       annotations: {
-        title: "Export a task to a portable file",
+        title: "Export a task",
         readOnlyHint: false,
         // With overwrite: true it replaces an existing file.
         destructiveHint: true,

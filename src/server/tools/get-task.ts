@@ -1,5 +1,5 @@
 import { getTaskInputSchema, taskDetailSchema } from "../schemas/tasks.js";
-import { runTool, type ToolDeps } from "./shared.js";
+import { runTool, withPicture, type ToolDeps } from "./shared.js";
 
 export const GET_TASK = "get_task";
 
@@ -9,14 +9,16 @@ export function registerGetTask({ server, service }: ToolDeps): void {
   server.registerTool(
     GET_TASK,
     {
-      title: "Show one task in detail",
+      title: "Show a task",
       description:
-        "Show a task's definition (prompt, labels, k, head selection, model), its examples per label, whether it is ready, and the attention heads that vote " +
-        "(layer, head, score). includeExamples: true also lists every example's id, label and text, e.g. to pick ids for remove_examples.",
+        "Show one task in full with its voting heads; includeExamples lists example ids for remove_examples.",
       inputSchema: getTaskInputSchema,
       outputSchema: taskDetailSchema,
-      annotations: { title: "Show one task in detail", readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      annotations: { title: "Show a task", readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async (args) => runTool(() => service.getTask(args.task, args)),
+    async (args) => {
+      const result = await runTool(() => service.getTask(args.task, args));
+      return args.picture ? withPicture(result, () => service.headMap(args.task)) : result;
+    },
   );
 }

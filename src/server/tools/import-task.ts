@@ -8,14 +8,13 @@ export function registerImportTask({ server, service }: ToolDeps): void {
   server.registerTool(
     IMPORT_TASK,
     {
-      title: "Import a task from an exported file",
+      title: "Import a task",
       description:
-        "Create a task from a file written by export_task (format in docs/task-format.md), with all its examples, ready to classify without the original images. " +
-        "Refused when the file was made with different model files (fingerprint mismatch) or the name exists (pass `name` to rename). The path must be inside the allowed directories.",
+        "Recreate a task from an export_task file, ready to classify. Needs the same model files and a free name.",
       inputSchema: importTaskInputSchema,
       outputSchema: importTaskOutputSchema,
       annotations: {
-        title: "Import a task from an exported file",
+        title: "Import a task",
         readOnlyHint: false,
         destructiveHint: false,
         // Importing again changes nothing (refused: the name exists).

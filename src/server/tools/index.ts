@@ -10,6 +10,7 @@ import { registerListModels } from "./list-models.js";
 import { registerListTasks } from "./list-tasks.js";
 import { registerRemoveExamples } from "./remove-examples.js";
 import type { ToolDeps } from "./shared.js";
+import { useLeanToolList } from "./lean-tool-list.js";
 import { registerUpdateTask } from "./update-task.js";
 
 /** Every tool, in the order a client lists them (workflow order). */
@@ -26,6 +27,7 @@ export function registerTools(deps: ToolDeps): void {
   registerExportTask(deps);
   registerImportTask(deps);
   registerListModels(deps);
+  useLeanToolList(deps.server);
 }
 
 export const TOOL_NAMES = [
@@ -42,5 +44,8 @@ export const TOOL_NAMES = [
   "import_task",
   "list_models",
 ] as const;
+
+/** Tools whose calls can take minutes, so a client may run them as MCP tasks (see tool-tasks.ts). */
+export const TASK_CAPABLE_TOOLS = ["add_examples", "classify_image", "evaluate_task"] as const;
 
 export type { ToolDeps } from "./shared.js";

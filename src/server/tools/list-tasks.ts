@@ -1,5 +1,4 @@
-import { z } from "zod";
-import { listTasksOutputSchema } from "../schemas/tasks.js";
+import { listTasksInputSchema, listTasksOutputSchema } from "../schemas/tasks.js";
 import { runTool, type ToolDeps } from "./shared.js";
 
 export const LIST_TASKS = "list_tasks";
@@ -9,14 +8,13 @@ export function registerListTasks({ server, service }: ToolDeps): void {
   server.registerTool(
     LIST_TASKS,
     {
-      title: "List classification tasks",
+      title: "List tasks",
       description:
-        "List every stored task with its prompt, labels, model and examples per label, and whether it is ready to classify. " +
-        "Use it to find the name to pass as `task`, or to check whether a suitable task already exists before create_sav_task.",
-      inputSchema: z.object({}),
+        "List tasks by name, to find a `task` or reuse one before create_sav_task. Pages with cursor.",
+      inputSchema: listTasksInputSchema,
       outputSchema: listTasksOutputSchema,
-      annotations: { title: "List classification tasks", readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      annotations: { title: "List tasks", readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async () => runTool(async () => ({ tasks: await service.listTasks() })),
+    async (args) => runTool(() => service.listTasks(args)),
   );
 }

@@ -8,17 +8,16 @@ export function registerRemoveExamples({ server, service }: ToolDeps): void {
   server.registerTool(
     REMOVE_EXAMPLES,
     {
-      title: "Remove examples from a task",
+      title: "Remove examples",
       description:
-        "Delete some of a task's examples: by `ids` (from add_examples, get_task with includeExamples, or evaluate_task's misclassified list) every example with a `label`, or by the `sources` its images came from. " +
-        "Give exactly one of the three. With ids, all must belong to the task or nothing is removed. The classifier is rebuilt on the next use.",
+        "Delete a task's examples by `ids`, `label` or image `sources`. Examples already gone are noted, not an error.",
       inputSchema: removeExamplesInputSchema,
       outputSchema: removeExamplesOutputSchema,
       annotations: {
-        title: "Remove examples from a task",
+        title: "Remove examples",
         readOnlyHint: false,
         destructiveHint: true,
-        // Removing the same examples again changes nothing (the call is refused: they are gone).
+        // Removing the same examples again changes nothing: a success with a note.
         idempotentHint: true,
         openWorldHint: false,
       },

@@ -14,11 +14,11 @@ export interface ToolDeps {
   config: SavConfig;
 }
 
-/** A successful result: structured content plus the same JSON as text for clients that only read text. */
+/** A successful result: structured content plus the same JSON (compact) as text for clients that only read text. */
 export function structuredResult(value: object): CallToolResult {
   return {
     structuredContent: value as Record<string, unknown>,
-    content: [{ type: "text", text: JSON.stringify(value, null, 2) }],
+    content: [{ type: "text", text: JSON.stringify(value) }],
   };
 }
 
@@ -62,4 +62,18 @@ export function callContext(extra: ToolExtra): CallContext {
         });
     },
   };
+}
+
+/**
+ * Adds a picture (PNG) to a successful result as MCP image content. A picture that cannot be drawn becomes a
+ * text line, so the result itself still arrives.
+ */
+export async function withPicture(result: CallToolResult, draw: () => Promise<Buffer>): Promise<CallToolResult> {
+  if (result.isError) return result;
+  try {
+    const png = await draw();
+    return { ...result, content: [...result.content, { type: "image", data: png.toString("base64"), mimeType: "image/png" }] };
+  } catch (error) {
+    return { ...result, content: [...result.content, { type: "text", text: `The head map could not be drawn: ${errorText(error)}` }] };
+  }
 }

@@ -9,13 +9,12 @@ export function registerUpdateTask({ server, service }: ToolDeps): void {
   server.registerTool(
     UPDATE_TASK,
     {
-      title: "Change a task's settings",
+      title: "Change a task",
       description:
-        "Change a task in place: description, heads (k, e.g. as evaluate_task advises), head selection, new labels for a closed label set, or a label rename (examples keep their vectors). " +
-        "The prompt can change only while the task has no examples. Changes to heads, selection or labels rebuild the classifier on next use.",
+        "Change a task in place: heads (as evaluate_task advises), selection, labels (add, rename), description; the prompt only while it has no examples.",
       inputSchema: updateTaskInputSchema,
       outputSchema: updateTaskOutputSchema,
-      annotations: { title: "Change a task's settings", readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      annotations: { title: "Change a task", readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
     async (args) => runTool(() => updateTask(service.context, args)),
   );

@@ -121,6 +121,17 @@ describe("MCP scenario on tiny-qwen2-vl", () => {
     expect(again.results.map((r) => [r.label, r.votes])).toEqual(batch.results.map((r) => [r.label, r.votes]));
   });
 
+  it("a task records maxPixels: defaults filled in, a budget out of range refused with the valid range", async () => {
+    const { client } = harness;
+    const plain = await callOk<{ processing: Record<string, unknown> }>(client, "create_sav_task", { name: "qplain", prompt: "Q?", model: MODEL_ID });
+    expect(plain.processing).toEqual({ maxPixels: 200704 });
+    const small = await callOk<{ processing: Record<string, unknown> }>(client, "create_sav_task", { name: "qsmall", prompt: "Q?", model: MODEL_ID, processing: { maxPixels: 12544 } });
+    expect(small.processing).toEqual({ maxPixels: 12544 });
+    const bad = await call(client, "create_sav_task", { name: "qbad", prompt: "Q?", model: MODEL_ID, processing: { maxPixels: 10 } });
+    expect(bad.isError).toBe(true);
+    expect(textOf(bad)).toMatch(/maxPixels must be an integer from 3136 to 12845056/);
+  });
+
   it("an image under 28 px gets an isError result that says the limit", async () => {
     const { client } = harness;
     const tiny = path.join(imagesDir, "tiny.png");

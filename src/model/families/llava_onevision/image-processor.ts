@@ -4,10 +4,12 @@
  * - anyres: crop 0 = the whole image squashed to S×S, then the best-pinpoint canvas (aspect-preserving
  *   resize, centred zero padding) cut into S×S crops row-major;
  * - square: several images in one prompt are each padded to a square with the mean colour, one crop each.
- * Resizes are bicubic (preprocessor resample 3); values are rescaled and normalised (SigLIP mean/std 0.5).
+ * Resizes are PIL's bicubic (preprocessor resample 3, the Qwen2-VL family's exact port); values are rescaled and
+ * normalised (SigLIP mean/std 0.5).
  */
 import sharp from "sharp";
 import { ImageError } from "../../image.js";
+import { resizeBicubic } from "../qwen2_vl/bicubic.js";
 import { planAnyres, squarePadding, type AnyresPlan, type Size } from "./anyres.js";
 import type { LlavaImageSettings } from "./config.js";
 
@@ -47,13 +49,11 @@ async function decode(bytes: Uint8Array, maxPixels: number): Promise<Rgb> {
   }
 }
 
-async function resize(image: Rgb, width: number, height: number): Promise<Rgb> {
+/** PIL's BICUBIC resize (the Python processor's `resample` 3), ported exactly; sharp's cubic kernel rounds and shrinks differently. */
+function resize(image: Rgb, width: number, height: number): Rgb {
   if (image.width === width && image.height === height) return image;
-  const { data, info } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-    .resize(width, height, { fit: "fill", kernel: "cubic" })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height };
+  const out = resizeBicubic(image, width, height);
+  return { data: Buffer.from(out.data.buffer, out.data.byteOffset, out.data.byteLength), width, height };
 }
 
 /** `image` centred on a `side`² canvas of the colour `fill`. */
@@ -119,13 +119,13 @@ export async function prepareImage(
     const fill = settings.imageMean.map((mean) => Math.trunc(mean * 255)) as [number, number, number];
     const source = mode === "square" ? padToSquare(image, fill) : image;
     const writer = new CropWriter(1, size, settings);
-    writer.write(0, await resize(source, size, size), 0, 0);
+    writer.write(0, resize(source, size, size), 0, 0);
     return { mode, pixels: writer.pixels, crops: 1, cropSize: size, original };
   }
   const plan = planAnyres(original, pinpoints, size);
   const writer = new CropWriter(1 + plan.crops.length, size, settings);
-  writer.write(0, await resize(image, size, size), 0, 0);
-  const fitted = await resize(image, plan.resized.width, plan.resized.height);
+  writer.write(0, resize(image, size, size), 0, 0);
+  const fitted = resize(image, plan.resized.width, plan.resized.height);
   plan.crops.forEach((crop, i) => writer.write(i + 1, fitted, crop.top, crop.left, plan.padding.top, plan.padding.left));
   return { mode, pixels: writer.pixels, crops: 1 + plan.crops.length, cropSize: size, original, plan };
 }

@@ -32,6 +32,16 @@ export interface LlavaLayout {
   pooled?: [number, number];
 }
 
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
 class LlavaOnevisionModel implements FamilyModel<PreparedImage, LlavaLayout> {
   readonly text;
   readonly imageTokenId;
@@ -107,7 +117,7 @@ class LlavaOnevisionModel implements FamilyModel<PreparedImage, LlavaLayout> {
       const outputs = await vision.run({ pixel_values: floatTensor(pixels, dims, meta.type) });
       parts.push(readFloats(outputs[vision.outputNames[0]!]!));
     }
-    const data = parts.length === 1 ? parts[0]! : Float32Array.from(parts.flatMap((p) => Array.from(p)));
+    const data = parts.length === 1 ? parts[0]! : concat(parts);
     const hidden = this.text.hiddenSize;
     const rowsPerCrop = data.length / (image.crops * hidden);
     if (!Number.isInteger(rowsPerCrop)) {

@@ -1,6 +1,11 @@
 /** Sizes of the generated Qwen2-VL models; everything else in their configs is the published Qwen2-VL-2B-Instruct. */
 
-export type Qwen2VLPreset = "tiny" | "qwen2-vl-2b";
+/**
+ * `qwen2-vl-2b` has every Qwen2-VL-2B size (~2.2B parameters: int8 graphs only fit the protobuf limit);
+ * `qwen2-vl-2b-depth2` keeps its widths with 2 decoder layers and 2 vision blocks, for benchmarks on a shared
+ * CPU whose per-layer cost is scaled to the full depth.
+ */
+export type Qwen2VLPreset = "tiny" | "qwen2-vl-2b" | "qwen2-vl-2b-depth2";
 
 export interface Qwen2TextSizes {
   hiddenSize: number;
@@ -46,6 +51,10 @@ export const QWEN2_VL_PRESETS: Record<Qwen2VLPreset, Qwen2VLSizes> = {
   "qwen2-vl-2b": {
     text: { hiddenSize: 1536, numLayers: 28, numHeads: 12, numKeyValueHeads: 2, intermediateSize: 8960, mropeSection: [16, 24, 24] },
     vision: { embedDim: 1280, depth: 32, numHeads: 16, mlpRatio: 4 },
+  },
+  "qwen2-vl-2b-depth2": {
+    text: { hiddenSize: 1536, numLayers: 2, numHeads: 12, numKeyValueHeads: 2, intermediateSize: 8960, mropeSection: [16, 24, 24] },
+    vision: { embedDim: 1280, depth: 2, numHeads: 16, mlpRatio: 4 },
   },
 };
 

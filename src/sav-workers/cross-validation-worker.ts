@@ -1,0 +1,54 @@
+/**
+ * Worker thread of crossValidateOffThread: validates and plans the cross-validation on the shared examples,
+ * scores its range of heads, and (the worker of the first range) joins every range into the report.
+ */
+import { parentPort } from "node:worker_threads";
+import {
+  type CrossValidationPlan,
+  type LabelledVector,
+  planCrossValidation,
+  reportCrossValidation,
+  SavError,
+  scoreFolds,
+} from "../sav/index.js";
+import type { FromWorker, SharedExamples, ToWorker } from "./protocol.js";
+
+function examplesFrom(shared: SharedExamples): LabelledVector[] {
+  const values = new Float32Array(shared.buffer);
+  return shared.labels.map((label, i) => ({
+    label,
+    vector: values.subarray(i * shared.length, (i + 1) * shared.length),
+  }));
+}
+
+const port = parentPort!;
+let plan: CrossValidationPlan | undefined;
+
+function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(message, transfer);
+}
+
+port.on("message", (message: ToWorker) => {
+  try {
+    if (message.kind === "score") {
+      plan = planCrossValidation(examplesFrom(message.examples), message.shape, message.options);
+      const endHead = Math.min(message.endHead, plan.totalHeads);
+      const scores = scoreFolds(plan, Math.min(message.firstHead, endHead), endHead);
+      post({ kind: "scores", scores }, [
+        scores.foldCorrect.buffer as ArrayBuffer,
+        scores.foldMarginSum.buffer as ArrayBuffer,
+        scores.heldOutVote.buffer as ArrayBuffer,
+        scores.heldOutSimilarity.buffer as ArrayBuffer,
+      ]);
+    } else {
+      if (plan === undefined) throw new Error("report requested before the examples were planned");
+      post({ kind: "report", report: reportCrossValidation(plan, message.parts) });
+    }
+  } catch (error) {
+    post(
+      error instanceof SavError
+        ? { kind: "failed", savCode: error.code, message: error.message }
+        : { kind: "failed", message: error instanceof Error ? error.message : String(error) },
+    );
+  }
+});

@@ -1,0 +1,145 @@
+/**
+ * Cross-validation in worker threads, so the event loop stays free for other calls while it runs: the heads
+ * are split into ranges, one per thread; the examples are shared with every thread, not copied.
+ */
+import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import {
+  type CrossValidationOptions,
+  type CrossValidationReport,
+  type HeadShape,
+  type FoldScores,
+  type LabelledVector,
+  planCrossValidation,
+  SavError,
+} from "../sav/index.js";
+import type { FromWorker, SharedExamples, ToWorker } from "./protocol.js";
+
+/** Below this many multiply-adds per thread (Gram matrices), one more thread costs more than it saves. */
+const MIN_WORK_PER_THREAD = 2e8;
+/** Examples copied into the shared block between two turns of the event loop. */
+const EXAMPLES_PER_COPY_TURN = 32;
+
+export interface OffThreadOptions {
+  /** Upper bound on worker threads; default: the machine's available parallelism. */
+  maxThreads?: number;
+  /** Exactly this many threads (at most one per head), instead of as many as the work is worth. */
+  threads?: number;
+  /** Aborting terminates the workers and rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Copies the vectors into one SharedArrayBuffer, yielding to the event loop between slices; null when the
+ * vectors are not all Float32Arrays of one length.
+ */
+async function shareExamples(examples: readonly LabelledVector[]): Promise<SharedExamples | null> {
+  const length = examples[0]?.vector?.length ?? 0;
+  const buffer = new SharedArrayBuffer(examples.length * length * Float32Array.BYTES_PER_ELEMENT);
+  const values = new Float32Array(buffer);
+  for (let i = 0; i < examples.length; i++) {
+    const vector = examples[i]!.vector;
+    if (!(vector instanceof Float32Array) || vector.length !== length) return null;
+    values.set(vector, i * length);
+    if ((i + 1) % EXAMPLES_PER_COPY_TURN === 0) await nextTurn();
+  }
+  return { buffer, length, labels: examples.map((e) => e.label) };
+}
+
+function threadCount(examples: number, shape: HeadShape, maxThreads: number): number {
+  const heads = shape.layers * shape.heads;
+  if (!Number.isSafeInteger(heads) || heads < 1) return 1;
+  const work = (examples * examples * heads * shape.headDim) / 2;
+  return Math.max(1, Math.min(maxThreads, heads, Math.ceil(work / MIN_WORK_PER_THREAD)));
+}
+
+/**
+ * Starts one worker. From source (tests, benchmarks under tsx) the worker is TypeScript: Node 20 does not
+ * apply ES module hooks in worker threads, so it goes through tsx's require hook.
+ */
+function startWorker(): Worker {
+  if (!import.meta.url.endsWith(".ts")) {
+    // The worker needs none of the process's Node options (some, such as --input-type, would stop it).
+    return new Worker(new URL("./cross-validation-worker.js", import.meta.url), { execArgv: [] });
+  }
+  const requireHook = createRequire(import.meta.url).resolve("tsx/cjs/api");
+  const script = fileURLToPath(new URL("./cross-validation-worker.ts", import.meta.url));
+  const bootstrap = `require(${JSON.stringify(requireHook)}).register(); require(${JSON.stringify(script)});`;
+  return new Worker(bootstrap, { eval: true });
+}
+
+function failure(message: Extract<FromWorker, { kind: "failed" }>): Error {
+  return message.savCode !== undefined
+    ? new SavError(message.savCode, message.message)
+    : new Error(`cross-validation failed in a worker thread: ${message.message}`);
+}
+
+/**
+ * The same report as `crossValidate(examples, shape, options)`, computed in worker threads. Bad input
+ * rejects with the same SavError.
+ */
+export async function crossValidateOffThread(
+  examples: readonly LabelledVector[],
+  shape: HeadShape,
+  options: CrossValidationOptions = {},
+  { maxThreads = availableParallelism(), threads: requestedThreads, signal }: OffThreadOptions = {},
+): Promise<CrossValidationReport> {
+  signal?.throwIfAborted();
+  if (!Array.isArray(examples)) planCrossValidation(examples as LabelledVector[], shape, options); // throws the engine's message
+  const shared = await shareExamples(examples);
+  if (shared === null) {
+    // The engine's validation names the example and the expected shape; it fails before any real work.
+    planCrossValidation([...examples], shape, options);
+    throw new SavError("invalid-vector", "every example vector must be a Float32Array of the same length");
+  }
+  signal?.throwIfAborted();
+  const threads =
+    requestedThreads === undefined
+      ? threadCount(examples.length, shape, Math.max(1, maxThreads))
+      : Math.max(1, Math.min(requestedThreads, shape.layers * shape.heads || 1));
+  const totalHeads = threads === 1 ? Number.MAX_SAFE_INTEGER : shape.layers * shape.heads;
+  const workers = Array.from({ length: threads }, startWorker);
+
+  try {
+    return await new Promise<CrossValidationReport>((resolve, reject) => {
+      const parts: FoldScores[] = [];
+      const onAbort = (): void => reject(signal!.reason);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      workers.forEach((worker, index) => {
+        worker.on("message", (message: FromWorker) => {
+          if (message.kind === "failed") reject(failure(message));
+          else if (message.kind === "scores") {
+            parts.push(message.scores);
+            if (parts.length === threads) {
+              const request: ToWorker = { kind: "report", parts };
+              const buffers = parts.flatMap((p) => [p.foldCorrect.buffer, p.foldMarginSum.buffer, p.heldOutVote.buffer, p.heldOutSimilarity.buffer]);
+              workers[0]!.postMessage(request, buffers as ArrayBuffer[]);
+            }
+          } else {
+            signal?.removeEventListener("abort", onAbort);
+            resolve(message.report);
+          }
+        });
+        worker.on("error", (error) => reject(new Error(`cross-validation worker thread failed: ${error.message}`)));
+        worker.on("exit", (code) => reject(new Error(`cross-validation worker thread exited (code ${code})`)));
+        const firstHead = Math.floor((index * totalHeads) / threads);
+        const endHead = index === threads - 1 ? totalHeads : Math.floor(((index + 1) * totalHeads) / threads);
+        const request: ToWorker = {
+          kind: "score",
+          examples: shared,
+          shape,
+          options,
+          firstHead,
+          endHead,
+        };
+        worker.postMessage(request);
+      });
+    });
+  } finally {
+    await Promise.all(workers.map((worker) => worker.terminate()));
+  }
+}

@@ -1,0 +1,26 @@
+import type { CrossValidationOptions, CrossValidationReport, HeadShape, SavErrorCode } from "../sav/index.js";
+import type { FoldScores } from "../sav/index.js";
+
+/** The examples as one shared block: example i's vector is floats [i·length, (i+1)·length). */
+export interface SharedExamples {
+  buffer: SharedArrayBuffer;
+  length: number;
+  labels: string[];
+}
+
+export type ToWorker =
+  | {
+      kind: "score";
+      examples: SharedExamples;
+      shape: HeadShape;
+      options: CrossValidationOptions;
+      firstHead: number;
+      endHead: number;
+    }
+  /** To the worker that scored the first range: join every range's scores into the report. */
+  | { kind: "report"; parts: FoldScores[] };
+
+export type FromWorker =
+  | { kind: "scores"; scores: FoldScores }
+  | { kind: "report"; report: CrossValidationReport }
+  | { kind: "failed"; savCode?: SavErrorCode; message: string };

@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import { crossValidate, SavError, type HeadShape } from "../../src/sav/index.js";
+import { crossValidateOffThread } from "../../src/sav-workers/off-thread.js";
+import { structuredData } from "../sav/helpers.js";
+
+const shape: HeadShape = { layers: 3, heads: 4, headDim: 6 };
+const { examples } = structuredData(shape, ["a", "b", "c", "d"], 6, 5, 0.15);
+
+describe("cross-validation in worker threads", () => {
+  it.each([1, 2, 5])("gives crossValidate's report with the heads split over %i thread(s)", async (threads) => {
+    for (const options of [{ k: 3 }, { k: 4, selection: "leave-one-out" as const, folds: 3, seed: 2 }]) {
+      const report = await crossValidateOffThread(examples, shape, options, { threads });
+      expect(report).toEqual(crossValidate(examples, shape, options));
+    }
+  });
+
+  it("rejects bad input with the engine's SavError and message", async () => {
+    const tooFew = examples.filter((e) => e.label !== "d").concat(examples.find((e) => e.label === "d")!);
+    const offThread = await crossValidateOffThread(tooFew, shape, {}, { threads: 2 }).catch((error: unknown) => error);
+    expect(offThread).toBeInstanceOf(SavError);
+    expect(() => crossValidate(tooFew, shape)).toThrow((offThread as SavError).message);
+    expect((offThread as SavError).message).toMatch(/label "d" has 1 example.*Add examples of "d"/);
+
+    const wrongLength = [...examples.slice(1), { label: "a", vector: new Float32Array(5) }];
+    await expect(crossValidateOffThread(wrongLength, shape)).rejects.toThrow(/has 5 values; the shape 3x4x6 needs 72/);
+    await expect(crossValidateOffThread(examples, shape, { folds: 1 })).rejects.toThrow(/folds must be/);
+  });
+
+  it("stops when aborted, rejecting with the signal's reason", async () => {
+    const controller = new AbortController();
+    const pending = crossValidateOffThread(examples, shape, {}, { signal: controller.signal, threads: 2 });
+    controller.abort(new Error("user cancelled"));
+    await expect(pending).rejects.toThrow("user cancelled");
+  });
+});
