@@ -78,7 +78,6 @@ for (const kind of ["SQLite", "PostgreSQL"] as const) {
         ["add_examples", { task: "cats", examples: [{ image: { data: "AAAA" }, label: "x" }] }],
         ["remove_examples", { task: "cats", label: "circle" }],
         ["evaluate_task", { task: "cats" }],
-        ["delete_task", { task: "cats" }],
         ["get_task", { task: "alpha/cats" }],
       ] as const) {
         const result = await call(beta, tool, args as Record<string, unknown>);
@@ -87,6 +86,9 @@ for (const kind of ["SQLite", "PostgreSQL"] as const) {
         // Nothing of the other tenant shows through (the name asked for is echoed, nothing else).
         expect(textOf(result).replaceAll(`'${args.task}'`, "")).not.toMatch(/alpha|cats/);
       }
+      // Deleting a task that does not exist is a successful no-op (idempotent); for beta, alpha's task does not exist.
+      const deleted = await call(beta, "delete_task", { task: "cats" });
+      expect(textOf(deleted)).not.toMatch(/alpha/);
       await expect(beta.readResource({ uri: "sav://tasks/cats" })).rejects.toThrow();
       const still = await callOk<{ exampleCount: number }>(alpha, "get_task", { task: "cats" });
       expect(still.exampleCount).toBe(4);
