@@ -9,8 +9,13 @@ import { registerModelsCommand } from "./model/registry/cli.js";
 import { registerEvalCommand, registerModelsCheckCommand } from "./eval/cli.js";
 import { createSavServer } from "./server/create-server.js";
 import { runDemo } from "./server/demo.js";
+import { parseListenAddress } from "./server/http/listen-address.js";
+import { serveHttp, shutdownOnSignals } from "./server/http/serve-http.js";
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from "./server/http/http-server.js";
+import { DEFAULT_MAX_CALLS_PER_TENANT } from "./server/http/mcp-endpoint.js";
 import { createModelProvider } from "./server/model-provider.js";
 import { BoundedStdioServerTransport } from "./server/stdio-transport.js";
+import { openTaskStore, type TaskStore } from "./store/index.js";
 import { PACKAGE_VERSION } from "./server/version.js";
 import { limitsText } from "./server/wording.js";
 
@@ -27,11 +32,16 @@ Environment (flags take precedence):
   SAV_ALLOW_PRIVATE_URLS  1 = allow image URLs on loopback/private/link-local addresses (default refused)
   SAV_AUTO_PULL           1 = download a missing model inside a tool call instead of failing with the install command
   HF_ENDPOINT, HF_TOKEN   model hub address and token for 'models pull'
+  SAV_STORE_URL           postgres://user@host/db: keep tasks in PostgreSQL (replicas share it) instead of SQLite in SAV_DATA_DIR
+  SAV_AUTH_TOKENS         HTTP bearer tokens 'tenant:token,tenant2:token2' (required for a non-loopback --http bind)
+  SAV_AUTH_TOKENS_FILE    a file of 'tenant:sha256:HEX' lines (HEX = printf %s "$TOKEN" | sha256sum)
+  SAV_JWT_ISSUER          accept JWT access tokens from this issuer (also SAV_JWT_JWKS_URL, SAV_JWT_AUDIENCE, SAV_JWT_TENANT_CLAIM)
 
 Examples:
   npx sav-mcp demo                                   run a whole scenario offline on the tiny model
   npx sav-mcp models pull smolvlm-256m-instruct      install the default model (~263 MB)
   npx sav-mcp serve --allowed-dir ~/Pictures         serve MCP over stdio
+  npx sav-mcp serve --http 3333                      serve MCP over HTTP on http://127.0.0.1:3333/mcp (docs/deployment.md)
 `;
 
 interface GlobalOptions {
@@ -46,6 +56,13 @@ interface ServeOptions extends GlobalOptions {
   allowPrivateUrls?: boolean;
   autoPull?: boolean;
   threads?: number;
+  http?: string;
+  stateless?: boolean;
+  allowedHost?: string[];
+  corsOrigin?: string[];
+  publicUrl?: string;
+  shutdownTimeout?: number;
+  tenantConcurrency?: number;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -55,6 +72,12 @@ function collect(value: string, previous: string[] = []): string[] {
 function positiveInteger(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError("expected a positive integer");
+  return parsed;
+}
+
+function nonNegativeInteger(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError("expected a whole number, 0 or more");
   return parsed;
 }
 
@@ -76,10 +99,46 @@ function log(message: string): void {
   process.stderr.write(`sav-mcp: ${message}\n`);
 }
 
+async function serveOverHttp(options: ServeOptions & { http: string }): Promise<void> {
+  const config = configFrom(options);
+  const listen = parseListenAddress(options.http);
+  const models = createModelProvider({ config, runner: options.threads ? { threads: options.threads } : undefined });
+  const store = await openTaskStore({ dataDir: config.dataDir, storeUrl: process.env.SAV_STORE_URL });
+  const closeServices = async () => {
+    await store.close();
+    await models.close();
+  };
+  try {
+    const running = await serveHttp(
+      {
+        listen,
+        stateless: options.stateless ?? false,
+        allowedHosts: options.allowedHost ?? [],
+        corsOrigins: options.corsOrigin ?? [],
+        publicUrl: options.publicUrl,
+        shutdownTimeoutMs: options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
+        maxCallsPerTenant: options.tenantConcurrency,
+      },
+      { config, models, store, env: process.env, log },
+    );
+    shutdownOnSignals(running, closeServices, log, options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
+  } catch (error) {
+    await closeServices();
+    throw error;
+  }
+}
+
 async function serve(options: ServeOptions): Promise<void> {
+  if (options.http !== undefined) return serveOverHttp({ ...options, http: options.http });
   const config = configFrom(options);
   const models = createModelProvider({ config, runner: options.threads ? { threads: options.threads } : undefined });
-  const { server, close } = createSavServer({ config, models });
+  const sharedStore: TaskStore | undefined = process.env.SAV_STORE_URL ? await openTaskStore({ dataDir: config.dataDir, storeUrl: process.env.SAV_STORE_URL }) : undefined;
+  const savServer = createSavServer({ config, models, store: sharedStore });
+  const { server } = savServer;
+  const close = async () => {
+    await savServer.close();
+    await sharedStore?.close();
+  };
 
   let stopping = false;
   const shutdown = async (reason: string) => {
@@ -143,11 +202,18 @@ export function buildProgram(): Command {
 
   program
     .command("serve")
-    .description("run the MCP server over stdio (what MCP clients start)")
+    .description("run the MCP server over stdio (what MCP clients start), or over HTTP with --http")
     .option("--allowed-dir <dir>", "allow image paths and task files under this directory (repeatable; replaces SAV_ALLOWED_DIRS)", collect)
     .option("--allow-private-urls", "allow image URLs on loopback, private and link-local addresses (SAV_ALLOW_PRIVATE_URLS=1)")
     .option("--auto-pull", "download a missing model inside a tool call, with progress (SAV_AUTO_PULL=1)")
     .option("--threads <n>", "ONNX Runtime threads per model (default: all cores)", positiveInteger)
+    .option("--http <[host:]port>", "serve Streamable HTTP on /mcp instead of stdio (default host 127.0.0.1; port 0 = any free port)")
+    .option("--stateless", "HTTP without sessions, for replicas behind a load balancer")
+    .option("--allowed-host <name>", "also accept this Host header (repeatable; loopback names are accepted on loopback binds)", collect)
+    .option("--cors-origin <origin>", "allow browser requests from this origin (repeatable; CORS is off by default)", collect)
+    .option("--public-url <url>", "the URL clients reach the server at, when behind a proxy (auth metadata, JWT audience)")
+    .option("--shutdown-timeout <ms>", `on SIGTERM/SIGINT, how long in-flight calls may finish (default ${DEFAULT_SHUTDOWN_TIMEOUT_MS})`, nonNegativeInteger)
+    .option("--tenant-concurrency <n>", `most tool calls one tenant may run at once over HTTP (default ${DEFAULT_MAX_CALLS_PER_TENANT})`, positiveInteger)
     .addHelpText("after", ENVIRONMENT_HELP)
     .action(async (_options: ServeOptions, command: Command) => {
       await serve(command.optsWithGlobals<ServeOptions>());

@@ -13,6 +13,7 @@ const sections: Record<string, () => Promise<Section>> = {
   runner: async () => (await import("./bench/runner.js")).runRunnerBenchmark,
   peer: async () => (await import("./bench/peer.js")).runPeerBenchmark,
   e2e: async () => (await import("./bench/e2e.js")).runEndToEndBenchmark,
+  http: async () => (await import("./bench/http.js")).runHttpBenchmark,
   qwen2vl: async () => (await import("./bench/qwen2vl.js")).runQwen2VLBenchmark,
 };
 

@@ -18,3 +18,5 @@ export { SqliteTaskStore, asTaskStore } from "./sqlite-task-store.js";
 export { ClassifierCache, DEFAULT_CLASSIFIER_CACHE_BYTES, type CachedClassifier, type ClassifierCacheStats } from "./classifier-cache.js";
 export { SCHEMA_VERSION, SchemaTooNewError } from "./schema.js";
 export { float32ToLittleEndian, littleEndianToFloat32, sameShape, shapeSize } from "./vectors.js";
+export { PostgresTaskStore, isPostgresUrl } from "./postgres-store.js";
+export { openTaskStore, StoreUrlError } from "./open-store.js";

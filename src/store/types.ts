@@ -88,6 +88,7 @@ export interface ClassifierState {
   state: Uint8Array;
 }
 
+/** "unavailable": a networked store cannot be reached or is closing; the call changed nothing and may be retried. */
 export type StoreErrorCode =
   | "duplicate-name"
   | "unknown-task"
@@ -98,7 +99,8 @@ export type StoreErrorCode =
   | "corrupt"
   | "disk-full"
   | "read-only"
-  | "storage-error";
+  | "storage-error"
+  | "unavailable";
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;
