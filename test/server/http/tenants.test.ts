@@ -113,7 +113,7 @@ for (const kind of ["SQLite", "PostgreSQL"] as const) {
       expect(fs.existsSync(exported)).toBe(true);
       const imported = await call(beta, "import_task", { path: exported, name: "stolen" });
       expect(imported.isError).toBe(true);
-      expect(textOf(imported)).toMatch(/outside the directories/);
+      expect(textOf(imported)).toMatch(/outside the allowed directories/);
       await callOk(beta, "create_sav_task", { name: "mine", prompt: "Which?", model: TINY_MODEL_ID });
       const image = await call(beta, "add_examples", { task: "mine", examples: [{ image: { path: alphaImages["red-circle"][0] }, label: "a" }] });
       expect(image.isError).toBe(true);
