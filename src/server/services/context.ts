@@ -160,6 +160,7 @@ export class ServiceContext {
         if (fraction === undefined || fraction === 0) ctx.log?.("info", message);
         ctx.progress?.(fraction ?? 0, fraction === undefined ? undefined : 1, message);
       },
+      onWarning: (message) => ctx.log?.("warning", message),
     });
     if (task && extractor.info.fingerprint !== task.modelFingerprint) {
       throw new ToolError(
