@@ -158,7 +158,7 @@ async function serve(options: ServeOptions): Promise<void> {
   warnAboutAllowedDirs(config.allowedDirs);
   try {
     const listing = (
-      await listModels({ modelsDir: config.modelsDir, modelDir: config.modelDir, defaultModel: config.defaultModel, generators: generatedModels() })
+      await listModels({ modelsDir: config.modelsDir, modelDir: config.modelDir, defaultModel: config.defaultModel, generators: generatedModels(config.modelsDir) })
     ).find(
       (m) => m.id === config.defaultModel,
     );
@@ -236,8 +236,8 @@ export function buildProgram(): Command {
       });
     });
 
-  registerModelsCommand(program, generatedModels());
-  registerModelsCheckCommand(program, generatedModels());
+  registerModelsCommand(program, generatedModels);
+  registerModelsCheckCommand(program, generatedModels);
   registerEvalCommand(program);
   // The top-level help names every subcommand's own options as well (each one's --help explains them).
   program.addHelpText("after", () => {

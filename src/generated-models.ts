@@ -3,15 +3,18 @@
  * Registered here, at the composition root, so the registry never imports a generator; each generator is
  * loaded only when its model is first used.
  */
+import path from "node:path";
 import type { ModelGenerator } from "./model/registry/index.js";
-import { defaultTinyModelDir } from "./model/families/idefics3/tiny/paths.js";
-import { defaultTinyLlavaOnevisionDir, TINY_LLAVA_ONEVISION_ID } from "./model/families/llava_onevision/tiny/paths.js";
-import { defaultTinyQwen2VLDir } from "./model/families/qwen2_vl/tiny/paths.js";
+import { TINY_LLAVA_ONEVISION_ID } from "./model/families/llava_onevision/tiny/paths.js";
 
-export function generatedModels(): Record<string, ModelGenerator> {
-  const tinySmolvlm = defaultTinyModelDir();
-  const tinyQwen2VL = defaultTinyQwen2VLDir();
-  const tinyLlava = defaultTinyLlavaOnevisionDir();
+/**
+ * Generated models live under `modelsDir` (SAV_MODELS_DIR or the user's cache), like pulled ones, never inside the
+ * installed package, which a non-root user cannot write to.
+ */
+export function generatedModels(modelsDir: string): Record<string, ModelGenerator> {
+  const tinySmolvlm = path.join(modelsDir, "tiny-smolvlm");
+  const tinyQwen2VL = path.join(modelsDir, "tiny-qwen2-vl");
+  const tinyLlava = path.join(modelsDir, TINY_LLAVA_ONEVISION_ID);
   return {
     "tiny-smolvlm": {
       dir: tinySmolvlm,

@@ -1,4 +1,5 @@
 /** `sav-mcp eval`: the command line around runEval (datasets, model, progress bar, report files). */
+import type { GeneratorsFor } from "../model/registry/cli.js";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -209,7 +210,7 @@ export function registerEvalCommand(program: Command): void {
 }
 
 /** Adds `check` to the `models` command (registered by the registry's CLI) and, when absent, the command itself. */
-export function registerModelsCheckCommand(program: Command, generators: RegistryOptions["generators"] = {}): void {
+export function registerModelsCheckCommand(program: Command, generators: GeneratorsFor = () => ({})): void {
   const models = program.commands.find((c) => c.name() === "models") ?? program.command("models");
   models
     .command("check")
@@ -223,7 +224,7 @@ export function registerModelsCheckCommand(program: Command, generators: Registr
       const config = loadConfig(process.env, { modelDir: resolvedDir(globals.modelDir), modelsDir: resolvedDir(globals.modelsDir), defaultModel: globals.model });
       const report = await runModelsCheck(
         id,
-        { modelsDir: config.modelsDir, modelDir: config.modelDir, defaultModel: config.defaultModel, generators },
+        { modelsDir: config.modelsDir, modelDir: config.modelDir, defaultModel: config.defaultModel, generators: generators(config.modelsDir) },
         { threads: flags.threads },
       );
       process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : checkReportText(report));

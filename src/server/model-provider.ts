@@ -46,7 +46,7 @@ export function createModelProvider(options: RegistryModelProviderOptions): Mode
     modelsDir: config.modelsDir,
     modelDir: config.modelDir,
     defaultModel: config.defaultModel,
-    generators: generatedModels(),
+    generators: generatedModels(config.modelsDir),
     ...options.registry,
   };
 

@@ -33,6 +33,8 @@ export const taskFileSchema = z.object({
     selection: z.enum(["in-sample", "leave-one-out"]),
     /** The model family's processing options; absent in files from before they existed (the family's defaults). */
     processing: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+    /** classify_image's abstention threshold (a calibrated probability); absent or null: never abstain. */
+    minConfidence: z.number().min(0).max(1).nullable().optional(),
   }),
   model: z.object({
     id: z.string().min(1),
@@ -74,6 +76,7 @@ export function encodeTaskFile(task: TaskRecord, examples: ExampleWithVectors[],
       heads: task.k,
       selection: task.selection,
       processing: task.processing,
+      minConfidence: task.minConfidence ?? null,
     },
     model: { id: task.modelId, fingerprint: task.modelFingerprint, shape: task.shape, randomWeights: task.randomWeights },
     examples: examples.map((e) => ({

@@ -1,3 +1,4 @@
+import { repoModelsDir } from "../model/paths.js";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generatedModels } from "../../src/generated-models.js";
@@ -9,7 +10,7 @@ import { makeTempDir } from "../support/temp-dir.js";
 describe("sav-mcp models check", () => {
   let dir: string;
   let cleanup: () => void;
-  const registry = () => ({ modelsDir: path.join(dir, "models"), defaultModel: "tiny-smolvlm", generators: generatedModels() });
+  const registry = () => ({ modelsDir: path.join(dir, "models"), defaultModel: "tiny-smolvlm", generators: generatedModels(repoModelsDir) });
   beforeAll(() => ({ dir, cleanup } = makeTempDir()));
   afterAll(() => cleanup());
 

@@ -8,3 +8,4 @@ export const sharedModelDir = path.resolve(repoRoot, "../shared/models/smolvlm-2
 export const hasShared = existsSync(path.join(sharedModelDir, "tokenizer.json"));
 export const tinyModelDir = path.join(repoRoot, "models/tiny-smolvlm");
 if (!hasShared) console.warn(`[skip] ${sharedModelDir} is absent: tests against the published SmolVLM files are skipped.`);
+export const repoModelsDir = path.join(repoRoot, "models");

@@ -1,3 +1,4 @@
+import { repoModelsDir } from "../model/paths.js";
 import { existsSync } from "node:fs";
 import { readFile, readdir } from "node:fs/promises";
 import path from "node:path";
@@ -74,7 +75,7 @@ describe.skipIf(!runnerPresent || !tinyPresent)("a pulled model", () => {
   });
 
   it("tiny-smolvlm resolves to the generated directory, listed as random weights with nothing to download", async () => {
-    const opts = { modelsDir: path.join(work.dir, "models"), defaultModel: "smolvlm-256m-instruct", generators: generatedModels() };
+    const opts = { modelsDir: path.join(work.dir, "models"), defaultModel: "smolvlm-256m-instruct", generators: generatedModels(repoModelsDir) };
     await expect(resolveModel("tiny-smolvlm", { ...opts, generators: {} })).rejects.toThrow(/generated model, but this program has no generator registered/);
     const resolved = await resolveModel("tiny-smolvlm", opts);
     expect(resolved).toMatchObject({
@@ -86,6 +87,13 @@ describe.skipIf(!runnerPresent || !tinyPresent)("a pulled model", () => {
     expect((await resolveModel("tiny-smolvlm", { ...opts, dtypes: { decoder_model_merged: "q4" } })).dtypes.decoder_model_merged).toBe("q4");
     const listing = (await listModels(opts)).find((m) => m.id === "tiny-smolvlm");
     expect(listing).toMatchObject({ installed: true, dir: tinyDir, randomWeights: true, downloadBytes: 0, installCommand: null });
+  });
+
+  it("generates a tiny model under the models directory, never inside the package", async () => {
+    const modelsDir = path.join(work.dir, "user-models");
+    const resolved = await resolveModel("tiny-smolvlm", { modelsDir, defaultModel: "smolvlm-256m-instruct", generators: generatedModels(modelsDir) });
+    expect(resolved.dir).toBe(path.join(modelsDir, "tiny-smolvlm"));
+    expect(existsSync(path.join(resolved.dir, "onnx", "decoder_model_merged.onnx"))).toBe(true);
   });
 
   it("loads through the runner and classifies", async () => {

@@ -98,6 +98,11 @@ describe("calibrated confidence through the tools (tiny model)", () => {
     const bad = await call(harness.client, "create_sav_task", { name: "reckless", prompt: "Which shape?", model: TINY_MODEL_ID, minConfidence: 2 });
     expect(bad.isError).toBe(true);
     expect(JSON.stringify(bad.content)).toMatch(/probability from 0 to 1/);
+    // A task file carries the threshold.
+    const file = path.join(temp.dir, "images", "careful.json");
+    await callOk(harness.client, "export_task", { task: "careful", path: file });
+    await callOk(harness.client, "import_task", { path: file, name: "careful-copy" });
+    expect((await callOk<{ minConfidence: number | null }>(harness.client, "get_task", { task: "careful-copy" })).minConfidence).toBe(0.8);
   });
 
   it("explain: true returns the nearest stored examples with their sources, most similar first", async () => {

@@ -33,13 +33,13 @@ function configFrom(command: Command): SavConfig {
 
 async function registryOptions(
   command: Command,
-  generators: RegistryOptions["generators"],
+  generators: GeneratorsFor,
   manifestFiles: string[] = [],
 ): Promise<RegistryOptions> {
   const config = configFrom(command);
   const extraManifests: ModelManifest[] = [];
   for (const file of manifestFiles) extraManifests.push(await loadManifest(file));
-  return { modelsDir: config.modelsDir, modelDir: config.modelDir, defaultModel: config.defaultModel, extraManifests, generators };
+  return { modelsDir: config.modelsDir, modelDir: config.modelDir, defaultModel: config.defaultModel, extraManifests, generators: generators(config.modelsDir) };
 }
 
 /** Errors as one line, `error: <sentence>`, exit status 1; never a stack trace. */
@@ -102,7 +102,10 @@ function listingTable(listings: ModelListing[]): string {
 }
 
 /** Adds `models list | pull ID [--dtype ...] | verify ID | rm ID` to a commander program. */
-export function registerModelsCommand(program: Command, generators: RegistryOptions["generators"] = {}): void {
+/** The generated models a program offers, placed under a models directory. */
+export type GeneratorsFor = (modelsDir: string) => NonNullable<RegistryOptions["generators"]>;
+
+export function registerModelsCommand(program: Command, generators: GeneratorsFor = () => ({})): void {
   const options = (command: Command, manifestFiles?: string[]) => registryOptions(command, generators, manifestFiles);
   const models = program
     .command("models")

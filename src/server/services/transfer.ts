@@ -61,6 +61,7 @@ export async function importTask(service: ServiceContext, input: ImportTaskInput
         shape: info.shape,
         // Through the family again: an option the installed model does not take is refused, not stored.
         processing: extractor.resolveOptions(parsed.task.processing),
+        minConfidence: parsed.task.minConfidence ?? null,
       },
       examples,
     );

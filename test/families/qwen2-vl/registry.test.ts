@@ -4,6 +4,7 @@
  * is pulled from a (local, fake) hub with the side files beside their graphs, and the runner's edited decoder
  * reads them from its own location: the same head vectors as the inline model.
  */
+import { repoModelsDir } from "../../model/paths.js";
 import { readFile, readdir } from "node:fs/promises";
 import path from "node:path";
 import sharp from "sharp";
@@ -45,7 +46,7 @@ describe("Qwen2-VL manifests", () => {
   });
 
   it("pull tiny-qwen2-vl generates it in place, downloading nothing", async () => {
-    const result = await pullModel("tiny-qwen2-vl", { modelsDir: path.join(work.dir, "models"), defaultModel: "tiny-qwen2-vl", generators: generatedModels() });
+    const result = await pullModel("tiny-qwen2-vl", { modelsDir: path.join(work.dir, "models"), defaultModel: "tiny-qwen2-vl", generators: generatedModels(repoModelsDir) });
     expect(result).toMatchObject({ dir: defaultTinyQwen2VLDir(), downloadedBytes: 0 });
     expect(await readdir(path.join(result.dir, "onnx"))).toContain("decoder_model_merged_int8.onnx");
   });
