@@ -21,6 +21,10 @@ export interface SavLimits {
   maxExamplesPerCall: number;
   /** Most images in one example or prompt. */
   maxImagesPerPrompt: number;
+  /** Most decoded pixels (width × height, summed over its images) in one add_examples or classify_image call. */
+  maxPixelsPerCall: number;
+  /** Most decoded pixels summed over the images of one example (or one classify_image query). */
+  maxPixelsPerExample: number;
   /** Time allowed for fetching one image URL. */
   urlTimeoutMs: number;
   /** Largest MCP message read over stdio; larger requests are answered with an error. */
@@ -57,6 +61,10 @@ export const DEFAULT_LIMITS: SavLimits = {
   maxBatchImages: 32,
   maxExamplesPerCall: 256,
   maxImagesPerPrompt: 8,
+  // 16 images at the per-image limit; about 85 twelve-megapixel photos.
+  maxPixelsPerCall: 1024 * 1024 * 1024,
+  // 4 images at the per-image limit.
+  maxPixelsPerExample: 256 * 1024 * 1024,
   urlTimeoutMs: 15_000,
   // Two images at the byte limit sent as base64 (4/3 of their size) plus the JSON around them.
   maxMessageBytes: 2 * Math.ceil((20 * 1024 * 1024) / 3) * 4 + 1024 * 1024,

@@ -1,5 +1,5 @@
-import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
+import { BoundedTemplate } from "./bounded-template.js";
 import { ModelFileError, ModelInputError } from "./errors.js";
 import type { Json } from "./families/types.js";
 
@@ -8,6 +8,8 @@ const TEXT_SENTINEL = "\u0000sav-user-text\u0000";
 
 export interface ChatPromptOptions {
   chatTemplate: string;
+  /** The file the template came from (chat_template.json or tokenizer_config.json), for messages. */
+  chatTemplateFile?: string;
   tokenizerJson: Json;
   tokenizerConfig: Json;
 }
@@ -18,7 +20,7 @@ export interface ChatPromptOptions {
  * `<image>` …) becomes ordinary characters, never a special id.
  */
 export class ChatPrompt {
-  private readonly template: Template;
+  private readonly template: BoundedTemplate;
   private readonly tokenizer: Tokenizer;
   /** The same vocabulary with no special added tokens: what user text with control-token strings is tokenized with. */
   private plainTokenizer?: Tokenizer;
@@ -27,11 +29,7 @@ export class ChatPrompt {
   private readonly specialTokens: Record<string, unknown>;
 
   constructor(options: ChatPromptOptions) {
-    try {
-      this.template = new Template(options.chatTemplate);
-    } catch (error) {
-      throw new ModelFileError(`The model's chat template does not parse: ${(error as Error).message}`);
-    }
+    this.template = new BoundedTemplate(options.chatTemplate, options.chatTemplateFile ?? "the model's files");
     const added = Array.isArray(options.tokenizerJson.added_tokens) ? (options.tokenizerJson.added_tokens as Json[]) : [];
     try {
       this.tokenizer = new Tokenizer(options.tokenizerJson, options.tokenizerConfig);
@@ -49,7 +47,7 @@ export class ChatPrompt {
     const content: Record<string, string>[] = [];
     for (let i = 0; i < imageCount; i++) content.push({ type: "image" });
     content.push({ type: "text", text });
-    return this.template.render({ messages: [{ role: "user", content }], add_generation_prompt: true, ...this.specialTokens, ...extra });
+    return this.template.render({ messages: [{ role: "user", content }], add_generation_prompt: true, ...this.specialTokens, ...extra }, text.length);
   }
 
   /**

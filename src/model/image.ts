@@ -4,6 +4,8 @@ import type { Sharp } from "sharp";
 export interface ImageLimits {
   maxImageBytes: number;
   maxImagePixels: number;
+  /** Called with the image's size once its header is read, before it is decoded; may throw to refuse it. */
+  beforeDecode?: (info: { width: number; height: number }) => void;
 }
 
 export interface ImageInfo {
@@ -64,6 +66,7 @@ export async function inspectImage(bytes: Uint8Array, limits: ImageLimits): Prom
       `The image is ${width}x${height} = ${width * height} pixels, over the ${limits.maxImagePixels} pixel limit. Downscale it.`,
     );
   }
+  limits.beforeDecode?.({ width, height });
   try {
     await decoder(bytes, limits.maxImagePixels).raw().toBuffer();
   } catch (error) {

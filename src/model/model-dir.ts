@@ -43,12 +43,16 @@ export function readModelDirJson(dir: string): ModelDirJson {
   const tokenizerJson = readJson(dir, "tokenizer.json", "the Hugging Face tokenizer");
   const tokenizerConfig = readJson(dir, "tokenizer_config.json", "the tokenizer settings");
   let chatTemplate: unknown;
-  if (existsSync(path.join(dir, "chat_template.json"))) chatTemplate = readJson(dir, "chat_template.json", "the chat template").chat_template;
-  chatTemplate ??= tokenizerConfig.chat_template;
+  let chatTemplateFile = path.join(dir, "chat_template.json");
+  if (existsSync(chatTemplateFile)) chatTemplate = readJson(dir, "chat_template.json", "the chat template").chat_template;
+  if (chatTemplate === undefined) {
+    chatTemplate = tokenizerConfig.chat_template;
+    chatTemplateFile = path.join(dir, "tokenizer_config.json");
+  }
   if (typeof chatTemplate !== "string" || chatTemplate === "") {
     throw new ModelFileError(`Model directory ${dir} has no chat template (chat_template.json or tokenizer_config.json).`);
   }
-  return { dir, config, preprocessor, processor, tokenizerJson, tokenizerConfig, chatTemplate };
+  return { dir, config, preprocessor, processor, tokenizerJson, tokenizerConfig, chatTemplate, chatTemplateFile };
 }
 
 /** Reads and checks a model directory in a published ONNX layout; its config.json `model_type` picks the family. */

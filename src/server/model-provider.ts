@@ -2,7 +2,7 @@ import { generatedModels } from "../generated-models.js";
 import { TINY_MODEL_ID, type SavConfig } from "../config.js";
 import { createExtractor, type RunnerOptions } from "../model/index.js";
 import type { HeadVectorExtractor } from "../model/types.js";
-import { listModels, ManifestError, ModelNotInstalledError, pullModel, resolveModel, type RegistryOptions } from "../model/registry/index.js";
+import { listModels, ManifestError, ModelNotInstalledError, pullModel, resolveModel, type PullResult, type RegistryOptions } from "../model/registry/index.js";
 import { isCancellation, ToolError } from "./errors.js";
 import { ExtractorPool, type ExtractorRequestOptions, type ModelProvider } from "./models.js";
 import type { ModelListingView } from "./schemas.js";
@@ -25,6 +25,20 @@ function brokenModelRemedy(modelId: string): string {
   );
 }
 
+/** What the operator must hear about an automatic download: unverified files and missing extras. */
+export function pullWarnings(modelId: string, pulled: PullResult): string[] {
+  const warnings: string[] = [];
+  if (pulled.unverifiedFiles.length > 0) {
+    warnings.push(
+      `${pulled.unverifiedFiles.length} file(s) of the automatically downloaded model ${modelId} are UNVERIFIED: neither the manifest nor the hub gave a sha256 ` +
+        `to check them against (${pulled.unverifiedFiles.join(", ")}). 'sav-mcp models verify ${modelId}' reports them as unverified; ` +
+        `use a manifest with sha256 values, or 'sav-mcp models rm ${modelId}' if you do not trust the source.`,
+    );
+  }
+  for (const warning of pulled.warnings ?? []) warnings.push(`model ${modelId}: ${warning}`);
+  return warnings;
+}
+
 /** Models from the registry: resolved (and pulled when SAV_AUTO_PULL is set), loaded once per id and shared. */
 export function createModelProvider(options: RegistryModelProviderOptions): ModelProvider {
   const { config } = options;
@@ -42,7 +56,7 @@ export function createModelProvider(options: RegistryModelProviderOptions): Mode
     } catch (error) {
       if (error instanceof ModelNotInstalledError && config.autoPull) {
         request.onProgress?.(`downloading model ${modelId}`, 0);
-        await pullModel(modelId, {
+        const pulled = await pullModel(modelId, {
           ...registry,
           onProgress: (p) =>
             request.onProgress?.(
@@ -50,6 +64,11 @@ export function createModelProvider(options: RegistryModelProviderOptions): Mode
               p.overallTotal > 0 ? p.overallReceived / p.overallTotal : undefined,
             ),
         });
+        for (const warning of pullWarnings(modelId, pulled)) {
+          // The server log (stderr) keeps it for the operator; the call's log shows it to the client.
+          process.stderr.write(`sav-mcp: warning: ${warning}\n`);
+          request.onWarning?.(warning);
+        }
         return resolveModel(modelId, registry);
       }
       if (error instanceof ModelNotInstalledError) {

@@ -5,6 +5,8 @@ export interface ExtractorRequestOptions {
   signal?: AbortSignal;
   /** Progress of a download or load, for the tool's progress notifications. */
   onProgress?: (message: string, fraction?: number) => void;
+  /** Something the operator must know about (an auto-pulled model with unverified files): a warning log line. */
+  onWarning?: (message: string) => void;
 }
 
 /**
@@ -33,7 +35,7 @@ export class ExtractorPool {
     let pending = this.loading.get(modelId);
     if (!pending) {
       // The load is shared, so one caller's cancellation must not abort it for the others.
-      pending = this.load(modelId, { onProgress: options.onProgress });
+      pending = this.load(modelId, { onProgress: options.onProgress, onWarning: options.onWarning });
       this.loading.set(modelId, pending);
       pending.catch(() => {
         if (this.loading.get(modelId) === pending) this.loading.delete(modelId);

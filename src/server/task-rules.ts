@@ -4,6 +4,7 @@
  * another would refuse.
  */
 import { ToolError, quoteList } from "./errors.js";
+import { TEXT_PLACEHOLDER } from "./prompt-text.js";
 
 export const TASK_LIMITS = {
   promptChars: 4000,
@@ -13,6 +14,8 @@ export const TASK_LIMITS = {
   maxLabels: 100,
   maxHeads: 4096,
   textChars: 20_000,
+  /** `{text}` occurrences in one prompt: each one repeats the example's text in the model's input. */
+  maxTextPlaceholders: 8,
 } as const;
 
 /** Task names are used in resource URIs and file names, hence the conservative alphabet. */
@@ -74,6 +77,13 @@ export function promptProblem(prompt: string): string | undefined {
   if (prompt.length > TASK_LIMITS.promptChars) return `The prompt is at most ${TASK_LIMITS.promptChars} characters (got ${prompt.length}).`;
   if (prompt.includes(IMAGE_PLACEHOLDER)) {
     return `The prompt contains "${IMAGE_PLACEHOLDER}", which the model reserves for images (they are placed before the prompt automatically). Remove it or reword it, e.g. "the image".`;
+  }
+  const placeholders = prompt.split(TEXT_PLACEHOLDER).length - 1;
+  if (placeholders > TASK_LIMITS.maxTextPlaceholders) {
+    return (
+      `The prompt uses ${TEXT_PLACEHOLDER} ${placeholders} times; the limit is ${TASK_LIMITS.maxTextPlaceholders} (each one repeats the whole text in the model's input). ` +
+      `Use ${TEXT_PLACEHOLDER} once and refer to "the text" elsewhere.`
+    );
   }
   return undefined;
 }

@@ -1,7 +1,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import type { CallToolResult, Progress } from "@modelcontextprotocol/sdk/types.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LoggingMessageNotificationSchema, type CallToolResult, type LoggingMessageNotification, type Progress } from "@modelcontextprotocol/sdk/types.js";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ModelManifest } from "../../src/model/registry/index.js";
 import { createModelProvider } from "../../src/server/model-provider.js";
 import { defaultTinyModelDir } from "../../src/model/families/idefics3/tiny/index.js";
@@ -50,10 +50,10 @@ describe("a task on a model that is not installed", () => {
   let hub: FakeHub;
   let manifest: ModelManifest;
 
-  async function start(autoPull: boolean, sub: string): Promise<Harness> {
+  async function start(autoPull: boolean, sub: string, served: ModelManifest = manifest): Promise<Harness> {
     const dirs = { dataDir: path.join(temp.dir, sub, "data"), modelsDir: path.join(temp.dir, sub, "models"), allowedDirs: [temp.dir] };
     const config = { ...testConfig(dirs), autoPull };
-    const models = createModelProvider({ config, runner: { threads: 1 }, registry: { hfEndpoint: hub.url, extraManifests: [manifest] } });
+    const models = createModelProvider({ config, runner: { threads: 1 }, registry: { hfEndpoint: hub.url, extraManifests: [served] } });
     const harness = await startHarness({ ...dirs, models });
     return {
       ...harness,
@@ -103,6 +103,46 @@ describe("a task on a model that is not installed", () => {
       for (let i = 1; i < progress.length; i++) expect(progress[i]!.progress).toBeGreaterThan(progress[i - 1]!.progress);
       expect(hub.requests.filter((r) => r.method === "GET").length).toBeGreaterThan(0);
     } finally {
+      await harness.close();
+    }
+  });
+
+  it("with auto-pull, says loudly (call log and server stderr) which files were installed unverified", async () => {
+    // config.json: no size or sha256 in the manifest, and a SHA-1 ETag from the hub, so nothing can check it.
+    const unverified = { ...manifest, files: manifest.files.map((f) => (f.path === "config.json" ? { ...f, size: null, sha256: null } : f)) };
+    hub.sha1Etag.add("config.json");
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    const harness = await start(true, "unverified", unverified);
+    try {
+      const logs: LoggingMessageNotification["params"][] = [];
+      harness.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params));
+      const result = (await harness.client.callTool({ name: "create_sav_task", arguments: { name: "u", prompt: "Q?", model: "tiny-from-hub" } })) as CallToolResult;
+      expect(result.isError, textOf(result)).toBeFalsy();
+      const warnings = logs.filter((l) => l.level === "warning").map((l) => String(l.data));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/1 file\(s\) of the automatically downloaded model tiny-from-hub are UNVERIFIED: .*\(config\.json\)\. 'sav-mcp models verify tiny-from-hub'/);
+      const written = stderr.mock.calls.map(([chunk]) => String(chunk)).join("");
+      expect(written).toMatch(/sav-mcp: warning: 1 file\(s\) of the automatically downloaded model tiny-from-hub are UNVERIFIED/);
+    } finally {
+      stderr.mockRestore();
+      hub.sha1Etag.delete("config.json");
+      await harness.close();
+    }
+  });
+
+  it("reports no unverified files when every download was checked", async () => {
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    const harness = await start(true, "verified");
+    try {
+      const logs: LoggingMessageNotification["params"][] = [];
+      harness.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params));
+      const result = (await harness.client.callTool({ name: "create_sav_task", arguments: { name: "v", prompt: "Q?", model: "tiny-from-hub" } })) as CallToolResult;
+      expect(result.isError, textOf(result)).toBeFalsy();
+      expect(logs.some((l) => l.level === "info" && /downloading model tiny-from-hub/.test(String(l.data)))).toBe(true);
+      expect(logs.filter((l) => /UNVERIFIED/.test(String(l.data)))).toEqual([]);
+      expect(stderr.mock.calls.map(([chunk]) => String(chunk)).join("")).not.toMatch(/UNVERIFIED/);
+    } finally {
+      stderr.mockRestore();
       await harness.close();
     }
   });

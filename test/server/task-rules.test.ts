@@ -28,6 +28,13 @@ describe("label and prompt rules", () => {
     expect(promptProblem("Is the image a cat?")).toBeUndefined();
     expect(promptProblem("x".repeat(TASK_LIMITS.promptChars + 1))).toMatch(/at most 4000/);
   });
+
+  it("limits the {text} placeholders of a prompt to 8", () => {
+    expect(TASK_LIMITS.maxTextPlaceholders).toBe(8);
+    expect(promptProblem("{text} ".repeat(8) + "?")).toBeUndefined();
+    expect(promptProblem("{text} ".repeat(9) + "?")).toMatch(/uses \{text\} 9 times; the limit is 8/);
+    expect(promptProblem("{text}".repeat(500))).toMatch(/500 times/);
+  });
 });
 
 describe("the same rules at create_sav_task, add_examples and import_task", () => {
@@ -85,6 +92,7 @@ describe("the same rules at create_sav_task, add_examples and import_task", () =
       [{ labels: ["caf\u00e9", "cafe\u0301"] }, /repeats 'café'/],
       [{ labels: ["cat", "cat\u200b"] }, /invisible or control character U\+200B/],
       [{ prompt: "Does <image> show a cat?" }, /reserves for images/],
+      [{ prompt: "Is {text} ok? ".repeat(9) }, /uses \{text\} 9 times; the limit is 8/],
     ] as const) {
       const result = await call(harness.client, "create_sav_task", { name: "t", prompt: "Which?", model: TINY_MODEL_ID, ...args });
       expect(result.isError, textOf(result)).toBe(true);
@@ -96,9 +104,19 @@ describe("the same rules at create_sav_task, add_examples and import_task", () =
     expect(await snapshot()).toBe(before);
   });
 
+  it("refuses a prompt with too many {text} placeholders at update_task", async () => {
+    await callOk(harness.client, "create_sav_task", { name: "texts", prompt: "Is {text} ok?", model: TINY_MODEL_ID });
+    const refused = await call(harness.client, "update_task", { task: "texts", prompt: "{text} and ".repeat(12) + "?" });
+    expect(refused.isError, textOf(refused)).toBe(true);
+    expect(textOf(refused)).toMatch(/uses \{text\} 12 times; the limit is 8/);
+    expect((await callOk<{ prompt: string }>(harness.client, "get_task", { task: "texts" })).prompt).toBe("Is {text} ok?");
+    await callOk(harness.client, "delete_task", { task: "texts" });
+  });
+
   const mutations: [string, (file: Record<string, any>) => void, RegExp][] = [
     ["a 120k-character prompt", (f) => (f.task.prompt = "x".repeat(120_000)), /prompt is at most 4000 characters/],
     ["<image> in the prompt", (f) => (f.task.prompt = "Is <image> ok?"), /reserves for images/],
+    ["300 {text} placeholders", (f) => (f.task.prompt = "{text}".repeat(300)), /uses \{text\} 300 times; the limit is 8/],
     ["a 3000-character description", (f) => (f.task.description = "d".repeat(3000)), /description is at most 2000/],
     ["10,002 labels", (f) => (f.task.labels = [...f.task.labels, ...Array.from({ length: 10_000 }, (_, i) => `l${i}`)]), /at most 100 labels/],
     ["heads: 1e15", (f) => (f.task.heads = 1e15), /heads \(k\) is a whole number from 1 to 4096/],

@@ -29,6 +29,8 @@ export interface ModelDirJson {
   tokenizerJson: Json;
   tokenizerConfig: Json;
   chatTemplate: string;
+  /** The file the chat template was read from. */
+  chatTemplateFile: string;
 }
 
 /**

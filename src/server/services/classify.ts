@@ -4,6 +4,7 @@ import type { CachedClassifier, TaskRecord } from "../../store/index.js";
 import { errorText, ToolError } from "../errors.js";
 import type { ImageSourceInput as ImageSource, LoadedImage } from "../image-source.js";
 import { mapInOrder } from "../pipeline.js";
+import { CallPixelLimitError, PixelBudget } from "../pixel-budget.js";
 import { composePromptText } from "../prompt-text.js";
 import type { ClassifyInput, ClassifyResult } from "../schemas/classify.js";
 import { describeCounts, RANDOM_WEIGHTS_NOTE, round, withoutFinalPeriod } from "../wording.js";
@@ -75,14 +76,21 @@ export async function classify(service: ServiceContext, input: ClassifyInput, ct
 
   const allowedDirs = await service.allowedDirs();
   const loaded: LoadedImage[][] = [];
+  const kind = input.queries !== undefined ? "query" : "image";
+  const budget = new PixelBudget(
+    service.config.limits,
+    (index) => (index > 0 ? `Split the batch into calls of at most ${index} ${kind === "query" ? "queries" : "images"}` : "Split the batch into smaller calls"),
+    "Nothing was classified",
+  );
   for (const [index, query] of queries.entries()) {
     const images: LoadedImage[] = [];
+    const charge = budget.forItem(index, kind);
     for (const [position, source] of query.sources.entries()) {
       throwIfCancelled(ctx.signal);
       try {
-        images.push(await service.loadImage(source, allowedDirs, ctx.signal));
+        images.push(await service.loadImage(source, allowedDirs, ctx.signal, charge));
       } catch (error) {
-        if (ctx.signal?.aborted) throw error;
+        if (ctx.signal?.aborted || error instanceof CallPixelLimitError) throw error;
         const which = query.sources.length > 1 ? `query ${index}, image ${position}` : `image ${index}`;
         throw new ToolError(`Nothing was classified: ${which} (counting from 0) cannot be used. ${errorText(error)}`);
       }

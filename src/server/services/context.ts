@@ -9,6 +9,7 @@ import { readImageSource, type ImageSourceInput as ImageSource, type ImageSource
 import type { writeTaskFile } from "../task-file.js";
 import type { CallLog } from "../logging.js";
 import type { ModelProvider } from "../models.js";
+import type { PixelCharge } from "../pixel-budget.js";
 import { promptUsesText, TEXT_PLACEHOLDER } from "../prompt-text.js";
 import type { TaskView } from "../schemas.js";
 import { describeCounts, RANDOM_WEIGHTS_NOTE, readiness } from "../wording.js";
@@ -132,7 +133,8 @@ export class ServiceContext {
     }
   }
 
-  async loadImage(source: ImageSource, allowedDirs: string[], signal?: AbortSignal): Promise<LoadedImage> {
+  /** `budget` counts the image's pixels against the call's and the example's limits before it is decoded. */
+  async loadImage(source: ImageSource, allowedDirs: string[], signal?: AbortSignal, budget?: PixelCharge): Promise<LoadedImage> {
     const { limits } = this.config;
     const loaded = await readImageSource(source, {
       allowedDirs,
@@ -142,7 +144,11 @@ export class ServiceContext {
       signal,
       ...this.deps.imageLoading,
     });
-    await inspectImage(loaded.bytes, { maxImageBytes: limits.maxImageBytes, maxImagePixels: limits.maxImagePixels });
+    await inspectImage(loaded.bytes, {
+      maxImageBytes: limits.maxImageBytes,
+      maxImagePixels: limits.maxImagePixels,
+      ...(budget ? { beforeDecode: ({ width, height }: { width: number; height: number }) => budget(width * height) } : {}),
+    });
     return loaded;
   }
 
@@ -154,6 +160,7 @@ export class ServiceContext {
         if (fraction === undefined || fraction === 0) ctx.log?.("info", message);
         ctx.progress?.(fraction ?? 0, fraction === undefined ? undefined : 1, message);
       },
+      onWarning: (message) => ctx.log?.("warning", message),
     });
     if (task && extractor.info.fingerprint !== task.modelFingerprint) {
       throw new ToolError(

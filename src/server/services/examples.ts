@@ -6,6 +6,7 @@ import { expandDataset, unknownDatasetLabels, type DatasetExpansion } from "../d
 import { errorText, quoteList, ToolError } from "../errors.js";
 import { describeImageSource, type LoadedImage } from "../image-source.js";
 import { mapInOrder } from "../pipeline.js";
+import { CallPixelLimitError, PixelBudget } from "../pixel-budget.js";
 import { composePromptText } from "../prompt-text.js";
 import type { AddExamplesInput, AddExamplesResult, ExampleInput, RemoveExamplesInput, RemoveExamplesResult } from "../schemas/examples.js";
 import { checkLabel } from "../task-rules.js";
@@ -84,6 +85,7 @@ async function validateExample(
   example: ExampleInput,
   index: number,
   allowedDirs: string[],
+  budget: PixelBudget,
   signal?: AbortSignal,
 ): Promise<ValidExample> {
   const label = checkLabel(example.label);
@@ -97,11 +99,12 @@ async function validateExample(
   }
   service.checkText(task, example.text, `example ${index}`);
   const images: LoadedImage[] = [];
+  const charge = budget.forItem(index, "example");
   for (const [position, source] of sources.entries()) {
     try {
-      images.push(await service.loadImage(source, allowedDirs, signal));
+      images.push(await service.loadImage(source, allowedDirs, signal, charge));
     } catch (error) {
-      if (signal?.aborted) throw error;
+      if (signal?.aborted || error instanceof CallPixelLimitError) throw error;
       throw new ToolError(sources.length > 1 ? `image ${position}: ${errorText(error)}` : errorText(error));
     }
   }
@@ -122,11 +125,19 @@ export async function addExamples(service: ServiceContext, input: AddExamplesInp
   const valid: ValidExample[] = [];
   const invalid: InvalidExample[] = (dataset?.rejected ?? []).map((r) => ({ index: -1, label: "", reason: r.reason, location: r.location }));
   let imageCount = await taskImageCount(service, task);
+  const budget = new PixelBudget(
+    service.config.limits,
+    (index) =>
+      index > 0
+        ? `Split the call: send at most ${index} examples per add_examples call (with \`folder\` or \`manifest\`: \`limit: ${index}\`, then \`offset\` for the rest)`
+        : "Split the call into smaller ones",
+    "Nothing was stored",
+  );
   for (const [index, example] of examples.entries()) {
     throwIfCancelled(ctx.signal);
     const location = example.location;
     try {
-      const checked = await validateExample(service, task, example, index, allowedDirs, ctx.signal);
+      const checked = await validateExample(service, task, example, index, allowedDirs, budget, ctx.signal);
       imageCount ??= checked.images.length;
       if (checked.images.length !== imageCount) {
         throw new ToolError(
@@ -135,7 +146,7 @@ export async function addExamples(service: ServiceContext, input: AddExamplesInp
       }
       valid.push(checked);
     } catch (error) {
-      if (ctx.signal?.aborted) throw error;
+      if (ctx.signal?.aborted || error instanceof CallPixelLimitError) throw error;
       invalid.push({ index, label: example.label, reason: errorText(error), ...(location ? { location } : {}) });
     }
     ctx.progress?.(index + 1, total * 2, `validated example ${index + 1} of ${total}`);
