@@ -5,7 +5,7 @@
  * attention masked by the patch attention mask, tanh-GELU MLP), post LayerNorm, pixel shuffle by
  * scale_factor and the connector projection to the text hidden size.
  */
-import { BIAS_STD, EMBEDDING_STD, linearStd, MASK_MIN, NORM_WEIGHT_STD } from "./decoder.js";
+import { BIAS_STD, EMBEDDING_STD, linearStd, MASK_MIN, NORM_WEIGHT_STD } from "../../../onnx-build/init.js";
 import { attr, DataType, GraphBuilder, type GraphModel } from "../../../onnx-build/graph-builder.js";
 import { imageSeqLen, patchesPerSide, type ModelSizes } from "./presets.js";
 import { uniformTensor } from "../../../onnx-build/rng.js";

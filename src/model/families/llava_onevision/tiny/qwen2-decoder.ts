@@ -6,7 +6,7 @@
  * and padding mask, o_proj without bias, SwiGLU MLP; final norm; lm_head tied to the embedding table.
  * Rotary embeddings are 1-D ([B, S] position ids) unless the sizes give an M-RoPE section ([3, B, S]).
  */
-import { BIAS_STD, EMBEDDING_STD, linearStd, MASK_MIN, NORM_WEIGHT_STD, ropeInverseFrequencies } from "../../idefics3/tiny/decoder.js";
+import { BIAS_STD, EMBEDDING_STD, linearStd, MASK_MIN, NORM_WEIGHT_STD, ropeInverseFrequencies } from "../../../onnx-build/init.js";
 import { attr, DataType, GraphBuilder, type GraphModel } from "../../../onnx-build/graph-builder.js";
 import { uniformTensor } from "../../../onnx-build/rng.js";
 import { headDimOf, type Qwen2TextSizes } from "./presets.js";

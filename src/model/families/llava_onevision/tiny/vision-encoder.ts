@@ -7,7 +7,7 @@
  * `newlineRow` appends one fixed row per crop (730 rows), the layout an export that wrapped the
  * single-crop packing would have; the runner must discover and handle both.
  */
-import { BIAS_STD, linearStd, NORM_WEIGHT_STD } from "../../idefics3/tiny/decoder.js";
+import { BIAS_STD, linearStd, NORM_WEIGHT_STD } from "../../../onnx-build/init.js";
 import { attr, DataType, GraphBuilder, type GraphModel } from "../../../onnx-build/graph-builder.js";
 import { uniformTensor } from "../../../onnx-build/rng.js";
 import { PUBLISHED, type LlavaOnevisionSizes } from "./presets.js";

@@ -6,7 +6,7 @@
  * mrope_section and chunk i taken from row i % 3), grouped-query attention over past + new keys with a
  * causal and padding mask, o_proj without bias, SwiGLU MLP.
  */
-import { MASK_MIN, NORM_WEIGHT_STD, BIAS_STD, linearStd, ropeInverseFrequencies } from "../../idefics3/tiny/decoder.js";
+import { MASK_MIN, NORM_WEIGHT_STD, BIAS_STD, linearStd, ropeInverseFrequencies } from "../../../onnx-build/init.js";
 import { attr, DataType, GraphBuilder, type GraphModel } from "../../../onnx-build/graph-builder.js";
 import { uniformTensor } from "../../../onnx-build/rng.js";
 import { PUBLISHED, textHeadDim, type Qwen2VLSizes } from "./presets.js";

@@ -6,7 +6,7 @@
  * bias, full attention over the image, QuickGELU MLP), then the PatchMerger: LayerNorm, 2×2 rows
  * concatenated, Linear → GELU → Linear to the text width.
  */
-import { BIAS_STD, linearStd, NORM_WEIGHT_STD } from "../../idefics3/tiny/decoder.js";
+import { BIAS_STD, linearStd, NORM_WEIGHT_STD } from "../../../onnx-build/init.js";
 import { attr, DataType, GraphBuilder, type GraphModel } from "../../../onnx-build/graph-builder.js";
 import { uniformTensor } from "../../../onnx-build/rng.js";
 import { PUBLISHED, type Qwen2VLSizes } from "./presets.js";
