@@ -1,3 +1,5 @@
+import fs from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS, LIMIT_NAMES, LimitSettingError, loadConfig, messageBytesFor, parseLimitSettings } from "../../src/config.js";
 
@@ -43,6 +45,12 @@ describe("limits can be changed from the environment and the command line", () =
     expect(refusal(["maxBatchImages=99999999999999999999"])).toMatch(/must be a whole number/);
     expect(() => loadConfig({ SAV_LIMITS: "maxBatchImages" })).toThrow(/^SAV_LIMITS: /);
     expect(refusal(["x".repeat(500)]).length).toBeLessThan(400);
+  });
+
+  it("is documented in the README with every name", () => {
+    const readme = fs.readFileSync(path.join(import.meta.dirname, "../../README.md"), "utf8");
+    expect(readme).toContain("SAV_LIMITS");
+    for (const name of LIMIT_NAMES) expect(readme).toContain(`\`${name}\``);
   });
 
   it("leaves every limit at its default when nothing is set", () => {
