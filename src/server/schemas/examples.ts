@@ -2,7 +2,7 @@
 import { z } from "zod";
 import type { SavLimits } from "../../config.js";
 import { imageSourceSchema } from "../image-source.js";
-import { countsSchema, labelSchema, taskRefSchema } from "../schemas.js";
+import { countsSchema, integerInput, labelSchema, taskRefSchema } from "../schemas.js";
 import { TASK_LIMITS } from "../task-rules.js";
 
 const LOCATION_DESCRIPTION = 'With folder/manifest input: the image path relative to the folder, or the manifest line ("line 12")';
@@ -49,8 +49,8 @@ export function addExamplesInputSchema(limits: Pick<SavLimits, "maxImagesPerProm
     folder: z.string().optional().describe("A subfolder of images per label."),
     manifest: z.string().optional().describe("CSV/JSONL: path,label[,text]."),
     include: z.string().optional().describe("Glob, e.g. *.png."),
-    limit: z.number().int().min(1).optional().describe("Most examples, labels in turn."),
-    offset: z.number().int().min(0).optional().describe("Skip this many (nextOffset)."),
+    limit: integerInput("limit", { min: 1 }).optional().describe("Most examples, labels in turn."),
+    offset: integerInput("offset", { min: 0 }).optional().describe("Skip this many (nextOffset)."),
     skipInvalid: z.boolean().optional().describe("Store the valid examples, skip the rest."),
   });
 }
@@ -76,7 +76,7 @@ export type AddExamplesResult = z.infer<typeof addExamplesOutputSchema>;
 
 export const removeExamplesInputSchema = z.object({
   task: taskRefSchema,
-  ids: z.array(z.number().int().positive()).min(1).max(10_000).optional().describe("Example ids to remove."),
+  ids: z.array(integerInput("ids", { min: 1 })).min(1).max(10_000).optional().describe("Example ids to remove."),
   label: labelSchema.optional().describe("Remove every example with this label."),
   sources: z.array(z.string()).max(10_000).meta({ maxItems: undefined }).optional().describe("Image paths/URLs (get_task)."),
 });

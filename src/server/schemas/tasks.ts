@@ -1,7 +1,7 @@
 /** Inputs and outputs of the task tools (create, list, get, delete); the service's types are inferred from them. */
 import { z } from "zod";
 import type { HeadSelection } from "../../sav/index.js";
-import { headSelectionSchema, labelSchema, processingSchema, promptSchema, taskNameSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
+import { headSelectionSchema, integerInput, labelSchema, processingSchema, promptSchema, taskNameSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
 import { TASK_LIMITS } from "../task-rules.js";
 import { exampleSourcesSchema } from "./examples.js";
 
@@ -28,7 +28,7 @@ export const createTaskInputSchema = z.object({
     .max(TASK_LIMITS.maxLabels)
     .optional()
     .describe("Closed label set; omit for any label."),
-  heads: z.number().int().min(1).max(TASK_LIMITS.maxHeads).optional().describe(`Voting heads (default ${DEFAULT_HEADS}).`),
+  heads: integerInput("heads", { min: 1, max: TASK_LIMITS.maxHeads }).optional().describe(`Voting heads (default ${DEFAULT_HEADS}).`),
   selection: headSelectionSchema
     .optional()
     .describe("Head scoring (default in-sample)."),
@@ -78,7 +78,7 @@ export function pickFields<T extends z.ZodRawShape>(schema: z.ZodObject<T>, view
 
 export const listTasksInputSchema = z.object({
   cursor: z.string().optional().describe("Its nextCursor."),
-  limit: z.number().int().min(1).max(MAX_TASKS_PER_PAGE).optional().describe("Tasks per page."),
+  limit: integerInput("limit", { min: 1, max: MAX_TASKS_PER_PAGE }).optional().describe("Tasks per page."),
 });
 export type ListTasksInput = z.infer<typeof listTasksInputSchema>;
 
@@ -91,7 +91,7 @@ export type ListTasksResult = z.infer<typeof listTasksOutputSchema>;
 export const getTaskInputSchema = z.object({
   task: taskRefSchema,
   includeExamples: z.boolean().optional().describe("List examples too."),
-  exampleLimit: z.number().int().min(1).max(MAX_EXAMPLES_PER_PAGE).optional().describe("Examples per page (default 200)."),
+  exampleLimit: integerInput("exampleLimit", { min: 1, max: MAX_EXAMPLES_PER_PAGE }).optional().describe("Examples per page (default 200)."),
   exampleCursor: z.string().optional().describe("Its nextExampleCursor."),
   picture: z.boolean().optional().describe("Add the head map (PNG)."),
 });

@@ -1,6 +1,6 @@
 /** Input and output of update_task; the service's types are inferred from them. */
 import { z } from "zod";
-import { headSelectionSchema, labelSchema, promptSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
+import { headSelectionSchema, integerInput, labelSchema, promptSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
 import { TASK_LIMITS } from "../task-rules.js";
 import { minConfidenceSchema } from "./tasks.js";
 
@@ -8,7 +8,7 @@ import { minConfidenceSchema } from "./tasks.js";
 export const updateTaskInputSchema = z.object({
   task: taskRefSchema,
   description: z.string().max(TASK_LIMITS.descriptionChars).meta({ maxLength: undefined }).optional().describe('"" clears it.'),
-  heads: z.number().int().min(1).max(TASK_LIMITS.maxHeads).optional().describe("New k."),
+  heads: integerInput("heads", { min: 1, max: TASK_LIMITS.maxHeads }).optional().describe("New k."),
   selection: headSelectionSchema.optional().describe("New head scoring."),
   // 0 rather than null turns abstention off: generic clients cannot send a null they are not told the type of.
   minConfidence: minConfidenceSchema.optional().describe("New abstention threshold; 0: never abstain."),
