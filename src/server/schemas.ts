@@ -40,8 +40,7 @@ export const taskRefSchema = z
   .string()
   .min(1, "Give the task's name (see list_tasks).")
   // Any string is worth a lookup (the error lists the known names), so tools/list shows no length rule.
-  .meta({ minLength: undefined })
-  .describe("Task name.");
+  .meta({ minLength: undefined });
 
 /** A label, trimmed and in Unicode NFC; invisible and control characters are refused (task-rules.ts). */
 export const labelSchema = z

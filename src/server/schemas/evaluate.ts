@@ -11,11 +11,11 @@ export const evaluateInputSchema = z.object({
     .optional()
     // Listed as an integer so generic clients send one; "leave-one-out" (the default) is still accepted.
     .meta({ anyOf: undefined, type: "integer", minimum: 2 })
-    .describe("Stratified folds (2+); omit for leave-one-out."),
-  seed: integerInput("seed").optional().describe("Fold assignment seed (default 0)."),
-  heads: integerInput("heads", { min: 1, max: TASK_LIMITS.maxHeads }).optional().describe("Try this k instead of the task's."),
+    .describe("Stratified folds; omit for leave-one-out."),
+  seed: integerInput("seed").optional().describe("Default 0."),
+  heads: integerInput("heads", { min: 1, max: TASK_LIMITS.maxHeads }).optional().describe("Instead of the task's."),
   minConfidence: z.number().min(0).max(1).optional().describe("Also report coverage at this confidence."),
-  picture: z.boolean().optional().describe("Add the head map (PNG)."),
+  picture: z.boolean().optional(),
 });
 export type EvaluateInput = z.infer<typeof evaluateInputSchema>;
 
