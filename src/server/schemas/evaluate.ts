@@ -4,10 +4,15 @@ import { headSelectionSchema, integerInput, taskRefSchema } from "../schemas.js"
 import { TASK_LIMITS } from "../task-rules.js";
 import { exampleSourcesSchema } from "./examples.js";
 
+const FOLDS_RULE = "folds must be a whole number of at least 2, or 'leave-one-out'.";
+
 export const evaluateInputSchema = z.object({
   task: taskRefSchema,
   folds: z
-    .union([z.literal("leave-one-out"), integerInput("folds", { min: 2, message: "folds must be a whole number of at least 2, or 'leave-one-out'." })])
+    .union([z.literal("leave-one-out"), integerInput("folds", { min: 2, message: FOLDS_RULE })], {
+      // Neither branch fits (e.g. "two"): one message rather than zod's "Invalid input".
+      error: (issue) => (issue.code === "invalid_union" ? `${FOLDS_RULE} Got ${JSON.stringify(issue.input)}.` : undefined),
+    })
     .optional()
     // Listed as an integer so generic clients send one; "leave-one-out" (the default) is still accepted.
     .meta({ anyOf: undefined, type: "integer", minimum: 2 })
