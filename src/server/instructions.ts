@@ -7,9 +7,9 @@ import { formatMegabytes } from "./wording.js";
  * tool's description or here.
  */
 export const SHARED_FIELDS = {
-  task: "a task name (list_tasks)",
+  task: "is a task name (list_tasks)",
   text: "fills the prompt's {text}",
-  picture: "true adds the head map as a PNG",
+  picture: "(true) adds the head map as a PNG",
 } as const;
 
 /** The server's `instructions`: the workflow in a few lines, with this server's own limits. */
@@ -28,7 +28,7 @@ export function serverInstructions(config: SavConfig, defaultModel: string): str
     `5. classify_image {task, image | images (up to ${limits.maxBatchImages})}: label, share of votes, votes per label.`,
     "Tasks persist across restarts; export_task / import_task move them between machines with the same model.",
     `Shared fields: ${Object.entries(SHARED_FIELDS).map(([field, meaning]) => `\`${field}\` ${meaning}`).join("; ")}. Numbers may be sent as strings of digits.`,
-    "Results: every field is in the tool's output schema; docs/tools.md describes nested ones.",
+    "Output schemas list each result's top-level fields and their types; nested fields are named in the results themselves.",
     "",
     `Images: {"path": ...} (inside ${config.allowedDirs.join(", ")} or the client's roots), {"url": "https://..."}` +
       `${config.allowPrivateUrls ? "" : " (public hosts only)"}, or {"data": base64 or data URI}.`,
