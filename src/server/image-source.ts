@@ -24,9 +24,10 @@ export type ImageSourceInput = string | ImageSource;
 const imageSourceObject = z
   .strictObject(
     {
-      path: z.string().min(1, 'An image "path" cannot be empty.').optional(),
-      url: z.string().min(1, 'An image "url" cannot be empty.').optional(),
-      data: z.string().min(1, 'An image "data" cannot be empty.').optional(),
+        // tools/list shows no length rules: an empty value is refused with this message anyway.
+      path: z.string().min(1, 'An image "path" cannot be empty.').meta({ minLength: undefined }).optional(),
+      url: z.string().min(1, 'An image "url" cannot be empty.').meta({ minLength: undefined }).optional(),
+      data: z.string().min(1, 'An image "data" cannot be empty.').meta({ minLength: undefined }).optional(),
     },
     {
       error: (issue) =>
@@ -35,6 +36,8 @@ const imageSourceObject = z
           : undefined,
     },
   )
+  // tools/list leaves out `additionalProperties: false`: the description names the three fields, and others are refused with their names.
+  .meta({ additionalProperties: undefined })
   .superRefine((value, ctx) => {
     const given = SOURCE_FIELDS.filter((field) => value[field] !== undefined);
     if (given.length === 0) {
@@ -56,7 +59,7 @@ const imageSourceObject = z
  * ImageSource variants, which zod's object type cannot express, hence the cast.
  */
 export const imageSourceSchema: z.ZodType<ImageSourceInput> = z
-  .union([z.string().min(1, "An image string cannot be empty."), imageSourceObject], {
+  .union([z.string().min(1, "An image string cannot be empty.").meta({ minLength: undefined }), imageSourceObject], {
     // Report the branch the input was meant for, not "invalid input" for both.
     error: (issue) => {
       if (issue.code !== "invalid_union") return undefined;
@@ -67,12 +70,8 @@ export const imageSourceSchema: z.ZodType<ImageSourceInput> = z
         : 'An image is a string (a path, an https:// URL or a data: URI) or an object such as {"path": "images/cat.jpg"}.';
     },
   })
-  .describe(
-    'One image: a string ("data:image/png;base64,…" = inline bytes, "https://…" = URL, anything else = a local file path, ' +
-      "absolute or relative to an allowed directory), or an object with exactly one of " +
-      '"path" (local file inside the allowed directories), "url" (http/https; private addresses refused, 3 redirects) or ' +
-      '"data" (base64 in either alphabet, or a data URI).',
-  ) as unknown as z.ZodType<ImageSourceInput>;
+  // Short: tools/list carries it (its budget is in test/server/tool-list.test.ts); errors say the rest (private addresses, redirects).
+  .describe('A file path (absolute or relative to an allowed directory), an http(s) URL or a "data:" URI; or {"path"}, {"url"} or {"data": base64}.') as unknown as z.ZodType<ImageSourceInput>;
 
 /** Tells the kinds of a plain string apart: a data URI, a URL with a scheme, or else a path. */
 export function toImageSource(source: ImageSourceInput): ImageSource {

@@ -1,6 +1,17 @@
 import { TINY_MODEL_ID, type SavConfig } from "../config.js";
 import { formatMegabytes } from "./wording.js";
 
+/**
+ * Fields several tools share, described here once rather than in every tool's schema (tools/list has a
+ * 13 KB budget); test/server/scenario.test.ts checks each input field is described by itself, by its
+ * tool's description or here.
+ */
+export const SHARED_FIELDS = {
+  task: "is a task name (list_tasks)",
+  text: "fills the prompt's {text}",
+  picture: "(true) adds the head map as a PNG",
+} as const;
+
 /** The server's `instructions`: the workflow in a few lines, with this server's own limits. */
 export function serverInstructions(config: SavConfig, defaultModel: string): string {
   const { limits } = config;
@@ -16,6 +27,8 @@ export function serverInstructions(config: SavConfig, defaultModel: string): str
     "4. evaluate_task {task}: cross-validated accuracy, confusion matrix and advice.",
     `5. classify_image {task, image | images (up to ${limits.maxBatchImages})}: label, share of votes, votes per label.`,
     "Tasks persist across restarts; export_task / import_task move them between machines with the same model.",
+    `Shared fields: ${Object.entries(SHARED_FIELDS).map(([field, meaning]) => `\`${field}\` ${meaning}`).join("; ")}. Numbers may be sent as strings of digits.`,
+    "Output schemas list each result's top-level fields and their types; nested fields are named in the results themselves.",
     "",
     `Images: {"path": ...} (inside ${config.allowedDirs.join(", ")} or the client's roots), {"url": "https://..."}` +
       `${config.allowPrivateUrls ? "" : " (public hosts only)"}, or {"data": base64 or data URI}.`,

@@ -25,16 +25,19 @@ function brokenModelRemedy(modelId: string): string {
   );
 }
 
+/** The warning about installed files nothing vouched for, at download and whenever a task is created on them. */
+export function unverifiedWarning(modelId: string, files: string[], justDownloaded = false): string {
+  return (
+    `${files.length} file(s) of ${justDownloaded ? "the automatically downloaded model" : "model"} ${modelId} are UNVERIFIED: neither the manifest nor the hub gave a sha256 ` +
+    `to check them against (${files.join(", ")}). 'sav-mcp models verify ${modelId}' reports them as unverified; ` +
+    `use a manifest with sha256 values, or 'sav-mcp models rm ${modelId}' if you do not trust the source.`
+  );
+}
+
 /** What the operator must hear about an automatic download: unverified files and missing extras. */
 export function pullWarnings(modelId: string, pulled: PullResult): string[] {
   const warnings: string[] = [];
-  if (pulled.unverifiedFiles.length > 0) {
-    warnings.push(
-      `${pulled.unverifiedFiles.length} file(s) of the automatically downloaded model ${modelId} are UNVERIFIED: neither the manifest nor the hub gave a sha256 ` +
-        `to check them against (${pulled.unverifiedFiles.join(", ")}). 'sav-mcp models verify ${modelId}' reports them as unverified; ` +
-        `use a manifest with sha256 values, or 'sav-mcp models rm ${modelId}' if you do not trust the source.`,
-    );
-  }
+  if (pulled.unverifiedFiles.length > 0) warnings.push(unverifiedWarning(modelId, pulled.unverifiedFiles, true));
   for (const warning of pulled.warnings ?? []) warnings.push(`model ${modelId}: ${warning}`);
   return warnings;
 }
@@ -84,8 +87,13 @@ export function createModelProvider(options: RegistryModelProviderOptions): Mode
     }
   }
 
+  // Per model id, from its last load: the pool loads a model once, but each task created on it repeats these.
+  const unverified = new Map<string, string[]>();
+
   const pool = new ExtractorPool(async (modelId, request): Promise<HeadVectorExtractor> => {
     const resolved = await resolve(modelId, request);
+    if (resolved.unverifiedFiles.length > 0) unverified.set(modelId, resolved.unverifiedFiles);
+    else unverified.delete(modelId);
     request.onProgress?.(`loading model ${modelId}`);
     try {
       return await createExtractor(
@@ -103,6 +111,10 @@ export function createModelProvider(options: RegistryModelProviderOptions): Mode
   return {
     defaultModel: config.defaultModel,
     extractor: (modelId, request) => pool.get(modelId, request),
+    modelWarnings: (modelId) => {
+      const files = unverified.get(modelId);
+      return files ? [unverifiedWarning(modelId, files)] : [];
+    },
     async listModels(): Promise<ModelListingView[]> {
       return (await listModels(registry)).map((m) => ({
         id: m.id,

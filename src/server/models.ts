@@ -17,6 +17,8 @@ export interface ExtractorRequestOptions {
 export interface ModelProvider {
   extractor(modelId: string, options?: ExtractorRequestOptions): Promise<HeadVectorExtractor>;
   listModels(): Promise<ModelListingView[]>;
+  /** What an agent should hear each time it builds on a loaded model (files installed UNVERIFIED), for a result's note. */
+  modelWarnings?(modelId: string): string[];
   /** The model id used when a task names none. */
   readonly defaultModel: string;
   close(): Promise<void>;

@@ -2,6 +2,31 @@
 import { z } from "zod";
 import { labelProblem, promptProblem, TASK_NAME_PATTERN, TASK_NAME_RULE } from "./task-rules.js";
 
+/** A whole number written as digits, perhaps signed and padded ("5", " -3 "): what agents send when they quote numbers. */
+const DIGITS = /^\s*-?\d+\s*$/;
+
+function rangeText(min: number | undefined, max: number | undefined): string {
+  if (min !== undefined && max !== undefined) return `a whole number from ${min} to ${max}`;
+  if (min !== undefined) return `a whole number of at least ${min}`;
+  if (max !== undefined) return `a whole number of at most ${max}`;
+  return "a whole number";
+}
+
+/**
+ * An integer input that also takes a string of digits ("5"), since agents often quote numbers; any other
+ * value gets one message naming the field and its range. z.preprocess keeps the inner schema's JSON form,
+ * so tools/list still says `type: integer` with its bounds and strict clients send numbers.
+ */
+export function integerInput(field: string, range: { min?: number; max?: number; message?: string } = {}) {
+  const { min, max } = range;
+  const error = (issue: { input?: unknown }) =>
+    `${range.message ?? `${field} must be ${rangeText(min, max)}.`} Got ${JSON.stringify(issue.input) ?? String(issue.input)}.`;
+  let schema = z.number({ error }).int({ error });
+  if (min !== undefined) schema = schema.min(min, { error });
+  if (max !== undefined) schema = schema.max(max, { error });
+  return z.preprocess((value) => (typeof value === "string" && DIGITS.test(value) ? Number(value) : value), schema);
+}
+
 export const headSelectionSchema = z.enum(["in-sample", "leave-one-out"]);
 
 /** Counts per label (examples or votes). */
@@ -15,8 +40,7 @@ export const taskRefSchema = z
   .string()
   .min(1, "Give the task's name (see list_tasks).")
   // Any string is worth a lookup (the error lists the known names), so tools/list shows no length rule.
-  .meta({ minLength: undefined })
-  .describe("Task name.");
+  .meta({ minLength: undefined });
 
 /** A label, trimmed and in Unicode NFC; invisible and control characters are refused (task-rules.ts). */
 export const labelSchema = z

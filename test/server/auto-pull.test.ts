@@ -123,10 +123,26 @@ describe("a task on a model that is not installed", () => {
       expect(warnings[0]).toMatch(/1 file\(s\) of the automatically downloaded model tiny-from-hub are UNVERIFIED: .*\(config\.json\)\. 'sav-mcp models verify tiny-from-hub'/);
       const written = stderr.mock.calls.map(([chunk]) => String(chunk)).join("");
       expect(written).toMatch(/sav-mcp: warning: 1 file\(s\) of the automatically downloaded model tiny-from-hub are UNVERIFIED/);
+      // Many clients do not show log messages: the result's note says it too, and so does every later task on those files.
+      const unverifiedNote = /1 file\(s\) of model tiny-from-hub are UNVERIFIED: .*\(config\.json\)\. 'sav-mcp models verify tiny-from-hub'/;
+      expect((result.structuredContent as { note?: string }).note).toMatch(unverifiedNote);
+      const second = (await harness.client.callTool({ name: "create_sav_task", arguments: { name: "u2", prompt: "Q?", model: "tiny-from-hub" } })) as CallToolResult;
+      expect((second.structuredContent as { note?: string }).note).toMatch(unverifiedNote);
     } finally {
       stderr.mockRestore();
       hub.sha1Etag.delete("config.json");
       await harness.close();
+    }
+    // A later server finds the installed files unverified from what the download recorded, without downloading.
+    const getsBefore = hub.requests.filter((r) => r.method === "GET").length;
+    const later = await start(false, "unverified", unverified);
+    try {
+      const result = (await later.client.callTool({ name: "create_sav_task", arguments: { name: "u3", prompt: "Q?", model: "tiny-from-hub" } })) as CallToolResult;
+      expect(result.isError, textOf(result)).toBeFalsy();
+      expect((result.structuredContent as { note?: string }).note).toMatch(/1 file\(s\) of model tiny-from-hub are UNVERIFIED: .*\(config\.json\)/);
+      expect(hub.requests.filter((r) => r.method === "GET").length).toBe(getsBefore);
+    } finally {
+      await later.close();
     }
   });
 
@@ -140,6 +156,7 @@ describe("a task on a model that is not installed", () => {
       expect(result.isError, textOf(result)).toBeFalsy();
       expect(logs.some((l) => l.level === "info" && /downloading model tiny-from-hub/.test(String(l.data)))).toBe(true);
       expect(logs.filter((l) => /UNVERIFIED/.test(String(l.data)))).toEqual([]);
+      expect((result.structuredContent as { note?: string }).note ?? "").not.toMatch(/UNVERIFIED/);
       expect(stderr.mock.calls.map(([chunk]) => String(chunk)).join("")).not.toMatch(/UNVERIFIED/);
     } finally {
       stderr.mockRestore();

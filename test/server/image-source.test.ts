@@ -121,9 +121,12 @@ describe("image source schema", () => {
       anyOf: { type: string; additionalProperties?: boolean; properties?: Record<string, { description?: string }> }[];
     };
     expect(json.description).toMatch(/"path".*"url".*"data"/s);
+    expect(json.description!.length).toBeLessThan(160);
     expect(json.anyOf.map((branch) => branch.type)).toEqual(["string", "object"]);
     const object = json.anyOf[1]!;
-    expect(object.additionalProperties).toBe(false);
+    // Not listed (tools/list budget): the description names the three fields, and validation refuses others by name.
+    expect(object.additionalProperties).toBeUndefined();
+    expect(imageSourceSchema.safeParse({ path: "a.png", file: "b.png" }).error?.issues[0]?.message).toMatch(/Unknown field\(s\) "file" in an image source/);
     expect(Object.keys(object.properties!).sort()).toEqual(["data", "path", "url"]);
     for (const field of Object.values(object.properties!)) expect(field.description).toBeUndefined();
   });

@@ -79,14 +79,31 @@ describe("reply bounds", () => {
     expect(textOf(result)).toMatch(/`cursor` is not a cursor this server gave out\. Omit it to start from the first page/);
   });
 
-  it("sav://tasks pages the same way, and resources/list stays bounded", async () => {
+  it("sav://tasks pages the same way", async () => {
     const first = JSON.parse(resourceText(await harness.client.readResource({ uri: "sav://tasks" })));
     expect(first.tasks).toHaveLength(MAX_TASKS_PER_PAGE);
     expect(first.nextPage).toMatch(/^sav:\/\/tasks\?cursor=/);
     const second = JSON.parse(resourceText(await harness.client.readResource({ uri: first.nextPage })));
     expect(second.tasks[0].name).toBe(`task-${MAX_TASKS_PER_PAGE}`);
-    const listed = await harness.client.listResources();
-    expect(listed.resources.length).toBeLessThanOrEqual(MAX_TASKS_PER_PAGE + 1);
+  });
+
+  it("resources/list pages: a client following nextCursor sees every task once, each page bounded", async () => {
+    const uris: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const listed = await harness.client.listResources(cursor === undefined ? {} : { cursor });
+      expect(listed.resources.length).toBeLessThanOrEqual(MAX_TASKS_PER_PAGE + 1);
+      uris.push(...listed.resources.map((r) => r.uri));
+      cursor = listed.nextCursor;
+      pages++;
+    } while (cursor !== undefined);
+    expect(pages).toBe(3);
+    expect(uris).toEqual(["sav://tasks", ...Array.from({ length: TASKS }, (_, i) => `sav://tasks/task-${String(i).padStart(3, "0")}`)]);
+    await expect(harness.client.listResources({ cursor: "not-a-cursor" })).rejects.toThrow(/not a cursor this server gave out/);
+  });
+
+  it("reads one task resource however long its texts", async () => {
     const one = resourceText(await harness.client.readResource({ uri: "sav://tasks/task-007" }));
     expect(one.length).toBeLessThan(100_000);
   });

@@ -3,6 +3,7 @@ import path from "node:path";
 import type { Progress } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TINY_MODEL_ID } from "../../src/config.js";
+import { SHARED_FIELDS } from "../../src/server/instructions.js";
 import { DEFAULT_HINTS } from "../../src/server/tools/lean-tool-list.js";
 import { TOOL_NAMES } from "../../src/server/tools/index.js";
 import { shapeImage, writeShapeImages } from "../support/images.js";
@@ -53,9 +54,11 @@ describe("whole scenario through an in-memory MCP client on the tiny model", () 
       expect(tool.outputSchema?.type, tool.name).toBe("object");
       // Hints equal to MCP's defaults are left out of the list; every tool says something about its effects.
       expect(Object.keys(tool.annotations ?? {}).length, tool.name).toBeGreaterThan(0);
-      // Every input property is described for the agent.
+      // Every input property is described for the agent: by itself, in its tool's description, or (shared fields) in the instructions.
       for (const [field, schema] of Object.entries(tool.inputSchema.properties ?? {})) {
-        expect((schema as { description?: string }).description, `${tool.name}.${field}`).toBeTruthy();
+        const described =
+          !!(schema as { description?: string }).description || new RegExp(`\\b${field}\\b`).test(tool.description!) || field in SHARED_FIELDS;
+        expect(described, `${tool.name}.${field}`).toBe(true);
       }
     }
     const byName = Object.fromEntries(tools.map((t) => [t.name, { ...DEFAULT_HINTS, ...t.annotations }]));
@@ -65,6 +68,7 @@ describe("whole scenario through an in-memory MCP client on the tiny model", () 
     expect(byName.add_examples).toMatchObject({ readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true });
     expect(byName.list_tasks).toMatchObject({ readOnlyHint: true, openWorldHint: false });
     expect(harness.client.getInstructions()).toMatch(/create_sav_task/);
+    for (const field of Object.keys(SHARED_FIELDS)) expect(harness.client.getInstructions()).toContain(`\`${field}\``);
   });
 
   it("create → add (with progress) → classify → evaluate → export → delete → import → same labels", async () => {

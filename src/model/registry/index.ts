@@ -68,6 +68,8 @@ export interface ResolvedModel {
   dtypes: Record<string, string>;
   randomWeights: boolean;
   manifest: ModelManifest | null;
+  /** Installed files with no sha256 from the manifest or the hub to check them against (`models verify` says UNVERIFIED). */
+  unverifiedFiles: string[];
 }
 
 export interface PullProgress {

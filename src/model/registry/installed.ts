@@ -4,7 +4,7 @@ import path from "node:path";
 import { DTYPE_PREFERENCE } from "../onnx-files.js";
 import { installCommandFor, ModelNotInstalledError } from "./errors.js";
 import { COMPONENTS, DTYPE_SUFFIX, DTYPES, filesFor, ManifestError, type Component, type Dtype, type ModelManifest } from "./manifest.js";
-import { readValidStamp } from "./state.js";
+import { readStampOrigin, readStampSha, readValidStamp } from "./state.js";
 
 export async function directoryBytes(dir: string): Promise<number> {
   let total = 0;
@@ -48,6 +48,19 @@ export async function checkInstalled(
     if (size !== expected) problems.push(`${file.path} has ${size} bytes instead of ${expected}`);
   }
   return { ok: problems.length === 0, problems };
+}
+
+/**
+ * Installed files nothing vouched for: the manifest has no sha256 for them and the download recorded none it
+ * was checked against (what `models verify` reports as UNVERIFIED).
+ */
+export async function unverifiedInstalledFiles(manifest: ModelManifest, dir: string, dtypes: Record<Component, Dtype>): Promise<string[]> {
+  const found: string[] = [];
+  for (const file of filesFor(manifest, dtypes)) {
+    if (file.sha256 !== null || (await sizeOf(path.join(dir, file.path))) === null) continue;
+    if ((await readStampSha(dir, file.path)) === null || (await readStampOrigin(dir, file.path)) === "none") found.push(file.path);
+  }
+  return found;
 }
 
 export function dtypeFlag(manifest: ModelManifest, dtypes: Record<Component, Dtype>): string {

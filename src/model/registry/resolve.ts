@@ -1,5 +1,5 @@
 import { chooseDtypes, ManifestError } from "./manifest.js";
-import { checkInstalled, detectDtypes, NotInstalled } from "./installed.js";
+import { checkInstalled, detectDtypes, NotInstalled, unverifiedInstalledFiles } from "./installed.js";
 import { findManifest, installDir, isGenerated, requireManifest, usesModelDir } from "./lookup.js";
 import { readPullRecord } from "./state.js";
 import type { ModelGenerator, RegistryOptions, ResolvedModel } from "./index.js";
@@ -21,7 +21,8 @@ export async function resolveModel(
 ): Promise<ResolvedModel> {
   if (usesModelDir(id, opts)) {
     const manifest = await findManifest(id, opts).catch(() => null);
-    return { id, dir: opts.modelDir, dtypes: detectDtypes(opts.modelDir, opts.dtypes), randomWeights: false, manifest };
+    // The operator's own directory: nothing was downloaded, so nothing is unverified by a download.
+    return { id, dir: opts.modelDir, dtypes: detectDtypes(opts.modelDir, opts.dtypes), randomWeights: false, manifest, unverifiedFiles: [] };
   }
   const manifest = await requireManifest(id, opts);
   if (isGenerated(manifest)) {
@@ -31,6 +32,7 @@ export async function resolveModel(
       dtypes: chooseDtypes(manifest, opts.dtypes),
       randomWeights: true,
       manifest,
+      unverifiedFiles: [],
     };
   }
   const dir = installDir(opts, manifest.id);
@@ -44,7 +46,10 @@ export async function resolveModel(
   let firstProblem = "";
   for (const dtypes of candidates) {
     const check = await checkInstalled(manifest, dir, dtypes);
-    if (check.ok) return { id: manifest.id, dir, dtypes: { ...dtypes }, randomWeights: manifest.randomWeights, manifest };
+    if (check.ok) {
+      const unverifiedFiles = await unverifiedInstalledFiles(manifest, dir, dtypes);
+      return { id: manifest.id, dir, dtypes: { ...dtypes }, randomWeights: manifest.randomWeights, manifest, unverifiedFiles };
+    }
     firstProblem ||= check.problems.length > 3 ? `${check.problems.length} files missing` : check.problems.join("; ");
   }
   const reported = opts.dtypes !== undefined ? chooseDtypes(manifest, opts.dtypes) : manifest.defaultDtypes;

@@ -8,13 +8,13 @@ export function classifyInputSchema(limits: Pick<SavLimits, "maxBatchImages" | "
   const { maxBatchImages, maxImagesPerPrompt } = limits;
   return z.object({
     task: taskRefSchema,
-    image: imageSourceRef.optional().describe("The image; or give `images`."),
+    image: imageSourceRef.optional(),
     images: z
       .array(imageSourceRef)
       .min(1)
       .max(maxBatchImages, `At most ${maxBatchImages} images per classify_image call; split the batch into several calls.`)
-      .optional()
-      .describe("A batch, each classified alone."),
+      .meta({ minItems: undefined })
+      .optional(),
     queries: z
       .array(
         z.object({
@@ -29,11 +29,10 @@ export function classifyInputSchema(limits: Pick<SavLimits, "maxBatchImages" | "
       .min(1)
       .max(maxBatchImages, `At most ${maxBatchImages} queries per classify_image call.`)
       .meta({ minItems: undefined, maxItems: undefined })
-      .optional()
-      .describe("Multi-image queries (+text)."),
-    text: z.string().max(MAX_TEXT_CHARS).optional().describe("Fills the prompt's {text}."),
+      .optional(),
+    text: z.string().max(MAX_TEXT_CHARS).optional(),
     detail: z.boolean().optional().describe("Add per-head votes."),
-    minConfidence: z.number().min(0).max(1).optional().describe("Abstain below this calibrated probability."),
+    minConfidence: z.number().min(0).max(1).optional().describe("Overrides the task's."),
     explain: z.boolean().optional().describe("Add the nearest stored examples."),
   });
 }

@@ -1,20 +1,26 @@
 /** Input and output of evaluate_task; the service's types are inferred from them. */
 import { z } from "zod";
-import { headSelectionSchema, taskRefSchema } from "../schemas.js";
+import { headSelectionSchema, integerInput, taskRefSchema } from "../schemas.js";
+import { TASK_LIMITS } from "../task-rules.js";
 import { exampleSourcesSchema } from "./examples.js";
+
+const FOLDS_RULE = "folds must be a whole number of at least 2, or 'leave-one-out'.";
 
 export const evaluateInputSchema = z.object({
   task: taskRefSchema,
   folds: z
-    .union([z.literal("leave-one-out"), z.number().int().min(2, "Use at least 2 folds, or 'leave-one-out'.")])
+    .union([z.literal("leave-one-out"), integerInput("folds", { min: 2, message: FOLDS_RULE })], {
+      // Neither branch fits (e.g. "two"): one message rather than zod's "Invalid input".
+      error: (issue) => (issue.code === "invalid_union" ? `${FOLDS_RULE} Got ${JSON.stringify(issue.input)}.` : undefined),
+    })
     .optional()
     // Listed as an integer so generic clients send one; "leave-one-out" (the default) is still accepted.
     .meta({ anyOf: undefined, type: "integer", minimum: 2 })
-    .describe("Stratified folds (2+); omit for leave-one-out."),
-  seed: z.number().int().optional().describe("Fold assignment seed (default 0)."),
-  heads: z.number().int().min(1).max(4096).optional().describe("Try this k instead of the task's."),
+    .describe("Stratified folds; omit for leave-one-out."),
+  seed: integerInput("seed").optional().describe("Default 0."),
+  heads: integerInput("heads", { min: 1, max: TASK_LIMITS.maxHeads }).optional().describe("Instead of the task's."),
   minConfidence: z.number().min(0).max(1).optional().describe("Also report coverage at this confidence."),
-  picture: z.boolean().optional().describe("Add the head map (PNG)."),
+  picture: z.boolean().optional(),
 });
 export type EvaluateInput = z.infer<typeof evaluateInputSchema>;
 

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import type { SavLimits } from "../../config.js";
 import { imageSourceSchema } from "../image-source.js";
-import { countsSchema, labelSchema, taskRefSchema } from "../schemas.js";
+import { countsSchema, integerInput, labelSchema, taskRefSchema } from "../schemas.js";
 import { TASK_LIMITS } from "../task-rules.js";
 
 const LOCATION_DESCRIPTION = 'With folder/manifest input: the image path relative to the folder, or the manifest line ("line 12")';
@@ -22,15 +22,17 @@ export const exampleSourcesSchema = z.array(z.string());
 export function exampleInputSchema(limits: Pick<SavLimits, "maxImagesPerPrompt">) {
   const { maxImagesPerPrompt } = limits;
   return z.object({
-    image: imageSourceRef.optional().describe("The image; or give `images`."),
+    // The tool descriptions say "image or images" once, rather than each field twice.
+    image: imageSourceRef.optional(),
     images: z
       .array(imageSourceRef)
       .min(1)
       .max(maxImagesPerPrompt, `At most ${maxImagesPerPrompt} images per example.`)
+      .meta({ minItems: undefined })
       .optional()
-      .describe("Several images read together."),
-    text: z.string().max(MAX_TEXT_CHARS).optional().describe("Fills the prompt's {text}."),
-    label: labelSchema.describe("Its label."),
+      .describe("Read together as one example."),
+    text: z.string().max(MAX_TEXT_CHARS).optional(),
+    label: labelSchema,
   });
 }
 export type ExampleInput = z.infer<ReturnType<typeof exampleInputSchema>>;
@@ -43,15 +45,15 @@ export function addExamplesInputSchema(limits: Pick<SavLimits, "maxImagesPerProm
       .array(exampleInputSchema(limits))
       .min(1, 'Give at least one example, e.g. [{"image": {"path": "cat.jpg"}, "label": "cat"}].')
       .max(maxExamplesPerCall, `At most ${maxExamplesPerCall} examples per call; send the rest in further calls.`)
-      .optional()
-      .describe("Labelled examples."),
-    // Names and the tool description say what these are; docs/tools.md has the rules. Empty strings are refused by the service.
-    folder: z.string().optional().describe("A subfolder of images per label."),
-    manifest: z.string().optional().describe("CSV/JSONL: path,label[,text]."),
+      .meta({ minItems: undefined })
+      .optional(),
+    // The tool description says what these are; docs/tools.md has the rules. Empty strings are refused by the service.
+    folder: z.string().optional(),
+    manifest: z.string().optional(),
     include: z.string().optional().describe("Glob, e.g. *.png."),
-    limit: z.number().int().min(1).optional().describe("Most examples, labels in turn."),
-    offset: z.number().int().min(0).optional().describe("Skip this many (nextOffset)."),
-    skipInvalid: z.boolean().optional().describe("Store the valid examples, skip the rest."),
+    limit: integerInput("limit", { min: 1 }).optional().describe("Most examples, labels in turn."),
+    offset: integerInput("offset", { min: 0 }).optional().describe("Skip this many (nextOffset)."),
+    skipInvalid: z.boolean().optional().describe("Store the valid ones, skip the rest."),
   });
 }
 export type AddExamplesInput = z.infer<ReturnType<typeof addExamplesInputSchema>>;
@@ -76,8 +78,8 @@ export type AddExamplesResult = z.infer<typeof addExamplesOutputSchema>;
 
 export const removeExamplesInputSchema = z.object({
   task: taskRefSchema,
-  ids: z.array(z.number().int().positive()).min(1).max(10_000).optional().describe("Example ids to remove."),
-  label: labelSchema.optional().describe("Remove every example with this label."),
+  ids: z.array(integerInput("ids", { min: 1 })).min(1).max(10_000).meta({ minItems: undefined }).optional(),
+  label: labelSchema.optional(),
   sources: z.array(z.string()).max(10_000).meta({ maxItems: undefined }).optional().describe("Image paths/URLs (get_task)."),
 });
 export type RemoveExamplesInput = z.infer<typeof removeExamplesInputSchema>;

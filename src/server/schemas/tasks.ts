@@ -1,7 +1,7 @@
 /** Inputs and outputs of the task tools (create, list, get, delete); the service's types are inferred from them. */
 import { z } from "zod";
 import type { HeadSelection } from "../../sav/index.js";
-import { headSelectionSchema, labelSchema, processingSchema, promptSchema, taskNameSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
+import { headSelectionSchema, integerInput, labelSchema, processingSchema, promptSchema, taskNameSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
 import { TASK_LIMITS } from "../task-rules.js";
 import { exampleSourcesSchema } from "./examples.js";
 
@@ -17,25 +17,25 @@ export const MAX_TASKS_PER_PAGE = 100;
 export const MAX_EXAMPLES_PER_PAGE = 1000;
 
 export const createTaskInputSchema = z.object({
-  name: taskNameSchema.describe("Unique name, e.g. 'kid-safe'."),
+  name: taskNameSchema,
   prompt: promptSchema
     .meta({ minLength: undefined, maxLength: undefined })
-    .describe("Question asked with each image, e.g. 'Is it safe for kids? Answer yes or no.'; {text} takes each example's text."),
-  description: z.string().max(TASK_LIMITS.descriptionChars).optional().describe("What the task is for."),
+    .describe("Asked of each image, e.g. 'Is it safe for kids? Answer yes or no.'; {text}: the example's text."),
+  description: z.string().max(TASK_LIMITS.descriptionChars).optional(),
   labels: z
     .array(labelSchema)
     .min(TASK_LIMITS.minLabels, "A closed label set needs at least two labels; omit `labels` to accept any label.")
     .max(TASK_LIMITS.maxLabels)
     .optional()
-    .describe("Closed label set; omit for any label."),
-  heads: z.number().int().min(1).max(TASK_LIMITS.maxHeads).optional().describe(`Voting heads (default ${DEFAULT_HEADS}).`),
+    .describe("Closed set; omit for any."),
+  heads: integerInput("heads", { min: 1, max: TASK_LIMITS.maxHeads }).optional().describe(`Voting heads (default ${DEFAULT_HEADS}).`),
   selection: headSelectionSchema
     .optional()
-    .describe("Head scoring (default in-sample)."),
-  model: z.string().optional().describe("Model id (list_models)."),
+    .describe("Default in-sample."),
+  model: z.string().optional().describe("From list_models."),
   processing: processingSchema
     .optional()
-    .describe("Family image options, e.g. {imageSplitting: true}, {maxPixels: N}, {imagePath: 'single'} (docs/families.md); omit for defaults."),
+    .describe("Family image options, e.g. {maxPixels: N} (docs/families.md)."),
   minConfidence: minConfidenceSchema.optional().describe("Abstain below this calibrated probability (default: never)."),
 });
 export type CreateTaskInput = z.infer<typeof createTaskInputSchema>;
@@ -78,7 +78,7 @@ export function pickFields<T extends z.ZodRawShape>(schema: z.ZodObject<T>, view
 
 export const listTasksInputSchema = z.object({
   cursor: z.string().optional().describe("Its nextCursor."),
-  limit: z.number().int().min(1).max(MAX_TASKS_PER_PAGE).optional().describe("Tasks per page."),
+  limit: integerInput("limit", { min: 1, max: MAX_TASKS_PER_PAGE }).optional(),
 });
 export type ListTasksInput = z.infer<typeof listTasksInputSchema>;
 
@@ -90,10 +90,10 @@ export type ListTasksResult = z.infer<typeof listTasksOutputSchema>;
 
 export const getTaskInputSchema = z.object({
   task: taskRefSchema,
-  includeExamples: z.boolean().optional().describe("List examples too."),
-  exampleLimit: z.number().int().min(1).max(MAX_EXAMPLES_PER_PAGE).optional().describe("Examples per page (default 200)."),
+  includeExamples: z.boolean().optional(),
+  exampleLimit: integerInput("exampleLimit", { min: 1, max: MAX_EXAMPLES_PER_PAGE }).optional().describe("Default 200."),
   exampleCursor: z.string().optional().describe("Its nextExampleCursor."),
-  picture: z.boolean().optional().describe("Add the head map (PNG)."),
+  picture: z.boolean().optional(),
 });
 export type GetTaskInput = z.infer<typeof getTaskInputSchema>;
 

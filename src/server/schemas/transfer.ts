@@ -4,7 +4,7 @@ import { taskNameSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
 
 export const exportTaskInputSchema = z.object({
   task: taskRefSchema,
-  path: z.string().min(1).describe("File to write, inside an allowed directory."),
+  path: z.string().min(1).meta({ minLength: undefined }).describe("Inside an allowed directory."),
   overwrite: z.boolean().optional().describe("Replace an existing file."),
 });
 export type ExportTaskInput = z.infer<typeof exportTaskInputSchema>;
@@ -19,8 +19,8 @@ export const exportTaskOutputSchema = z.object({
 export type ExportResult = z.infer<typeof exportTaskOutputSchema>;
 
 export const importTaskInputSchema = z.object({
-  path: z.string().min(1).describe("File written by export_task."),
-  name: taskNameSchema.optional().describe("Import under this name."),
+  path: z.string().min(1).meta({ minLength: undefined }),
+  name: taskNameSchema.optional().describe("Default: the exported name."),
 });
 export type ImportTaskInput = z.infer<typeof importTaskInputSchema>;
 

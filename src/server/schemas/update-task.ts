@@ -1,6 +1,6 @@
 /** Input and output of update_task; the service's types are inferred from them. */
 import { z } from "zod";
-import { headSelectionSchema, labelSchema, promptSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
+import { headSelectionSchema, integerInput, labelSchema, promptSchema, taskOutputSchema, taskRefSchema } from "../schemas.js";
 import { TASK_LIMITS } from "../task-rules.js";
 import { minConfidenceSchema } from "./tasks.js";
 
@@ -8,13 +8,14 @@ import { minConfidenceSchema } from "./tasks.js";
 export const updateTaskInputSchema = z.object({
   task: taskRefSchema,
   description: z.string().max(TASK_LIMITS.descriptionChars).meta({ maxLength: undefined }).optional().describe('"" clears it.'),
-  heads: z.number().int().min(1).max(TASK_LIMITS.maxHeads).optional().describe("New k."),
-  selection: headSelectionSchema.optional().describe("New head scoring."),
+  heads: integerInput("heads", { min: 1, max: TASK_LIMITS.maxHeads }).optional(),
+  selection: headSelectionSchema.optional(),
   // 0 rather than null turns abstention off: generic clients cannot send a null they are not told the type of.
-  minConfidence: minConfidenceSchema.optional().describe("New abstention threshold; 0: never abstain."),
+  minConfidence: minConfidenceSchema.optional().describe("0: never abstain."),
   addLabels: z.array(labelSchema).min(1).max(TASK_LIMITS.maxLabels).meta({ minItems: undefined, maxItems: undefined }).optional().describe("For a closed set."),
   renameLabel: z.object({ from: z.string(), to: labelSchema.meta({ minLength: undefined, maxLength: undefined }) }).optional().describe("Also on examples."),
-  prompt: promptSchema.meta({ minLength: undefined, maxLength: undefined }).optional().describe("Only while there are no examples."),
+  // The tool description says when the prompt may change.
+  prompt: promptSchema.meta({ minLength: undefined, maxLength: undefined }).optional(),
 });
 export type UpdateTaskInput = z.infer<typeof updateTaskInputSchema>;
 

@@ -66,7 +66,10 @@ export async function createTask(service: ServiceContext, input: CreateTaskInput
       processing,
     });
     service.tasksChanged();
-    return pickFields(createdTaskSchema, await service.taskView(task));
+    const created = pickFields(createdTaskSchema, await service.taskView(task));
+    // The download's warning went to the log, which many clients do not show: the agent hears it here, on every task built on those files.
+    const warnings = service.models.modelWarnings?.(modelId) ?? [];
+    return warnings.length === 0 ? created : { ...created, note: [created.note, ...warnings].filter(Boolean).join(" ") };
   } catch (error) {
     if (error instanceof StoreError && error.code === "duplicate-name") await service.refuseDuplicate(input.name);
     throw error;

@@ -12,7 +12,7 @@ export function registerAddExamples({ server, service, config, logs }: ToolDeps)
     {
       title: "Add labelled examples",
       description:
-        "Teach a task with labelled images (2+ labels, 5-20 each) before classify_image: `examples`, a `folder` or a `manifest`; a repeat adds them again.",
+        "Teach a task labelled images (2+ labels, 5-20 each), then classify_image: `examples` (each an `image` or `images`), a `folder` (a subfolder per label) or a CSV/JSONL `manifest` (path,label[,text]). Repeats add again.",
       inputSchema,
       outputSchema: addExamplesOutputSchema,
       annotations: {

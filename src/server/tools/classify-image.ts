@@ -13,7 +13,7 @@ export function registerClassifyImage({ server, service, config, logs }: ToolDep
     {
       title: "Classify images",
       description:
-        "Label new images with a trained task: label, vote share, calibrated probability, votes per label; abstains below minConfidence. Stores nothing.",
+        "Label new images with a trained task: one `image`, a batch of `images`, or multi-image `queries`. Gives label, vote share, calibrated probability; abstains below minConfidence. Stores nothing.",
       inputSchema,
       outputSchema: classifyOutputSchema,
       annotations: {

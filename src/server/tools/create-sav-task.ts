@@ -10,7 +10,7 @@ export function registerCreateSavTask({ server, service, logs }: ToolDeps): void
     {
       title: "Create a task",
       description:
-        "Start here: a task is a question asked with each image (`prompt`) and optional `labels`; then add_examples, classify_image.",
+        "Start here: a task (`name`, `description`) is a question asked with each image (`prompt`) and optional closed `labels`. Next: add_examples.",
       inputSchema: createTaskInputSchema,
       outputSchema: createdTaskSchema,
       annotations: {

@@ -10,7 +10,7 @@ export function registerDeleteTask({ server, service }: ToolDeps): void {
     {
       title: "Delete a task",
       description:
-        "Delete a task and its examples for good (export_task keeps a copy). A missing task is noted, not an error.",
+        "Delete a task and its examples for good (export_task keeps a copy). Already gone: noted, not an error.",
       inputSchema: deleteTaskInputSchema,
       outputSchema: deleteTaskOutputSchema,
       annotations: {

@@ -10,7 +10,7 @@ export function registerImportTask({ server, service, logs }: ToolDeps): void {
     {
       title: "Import a task",
       description:
-        "Recreate a task from an export_task file, ready to classify. Needs the same model files and a free name.",
+        "Recreate a task from an export_task file (`path`), ready to classify. Needs the same model files and a free name.",
       inputSchema: importTaskInputSchema,
       outputSchema: importTaskOutputSchema,
       annotations: {

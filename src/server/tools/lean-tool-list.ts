@@ -30,6 +30,8 @@ export function leanSchema(schema: unknown, kind: "input" | "output"): unknown {
     }
     node[key] = leanSchema(value, kind);
   }
+  const reference = soleReference(node);
+  if (reference) return reference;
   if (Array.isArray(node.type)) {
     const { type, description, ...rest } = node;
     return {
@@ -38,6 +40,34 @@ export function leanSchema(schema: unknown, kind: "input" | "output"): unknown {
     };
   }
   return node;
+}
+
+/** `{allOf: [{$ref}]}`, what zod writes for an optional reference: the reference alone says the same. */
+function soleReference(node: JsonObject): JsonObject | undefined {
+  const { allOf, ...rest } = node;
+  if (!Array.isArray(allOf) || allOf.length !== 1 || Object.keys(rest).some((key) => key !== "description")) return undefined;
+  const only = allOf[0] as JsonObject;
+  return Object.keys(only).length === 1 && typeof only.$ref === "string" && rest.description === undefined ? only : undefined;
+}
+
+/**
+ * An output schema as listed: every top-level field with its type (and enum), nested objects and arrays
+ * typed but not spelled out. Results are what an agent reads, in full, once it calls; the listing only has
+ * to say what comes back, and the nested fields cost more than half of tools/list's 13 KB budget.
+ * docs/tools.md describes every nested field; the server still checks each result against the full zod
+ * schema before sending it.
+ */
+const CONTENT_KEYWORDS = new Set(["properties", "items", "additionalProperties", "propertyNames"]);
+
+export function outlineOutput(schema: JsonObject): JsonObject {
+  const outline = (node: unknown): unknown => {
+    if (!node || typeof node !== "object") return node;
+    const kept = Object.entries(node as JsonObject).filter(([key]) => !CONTENT_KEYWORDS.has(key));
+    return Object.fromEntries(kept.map(([key, value]) => [key, key === "anyOf" && Array.isArray(value) ? value.map(outline) : value]));
+  };
+  const properties = schema.properties as JsonObject | undefined;
+  if (!properties) return schema;
+  return { ...schema, properties: Object.fromEntries(Object.entries(properties).map(([name, sub]) => [name, outline(sub)])) };
 }
 
 function isPlainStringSchema(value: unknown): boolean {
@@ -66,7 +96,7 @@ export function meaningfulHints(annotations: JsonObject): JsonObject {
 export function leanTool(tool: JsonObject): JsonObject {
   const { annotations, execution, inputSchema, outputSchema, ...rest } = tool;
   const lean: JsonObject = { ...rest, inputSchema: leanSchema(inputSchema, "input") };
-  if (outputSchema !== undefined) lean.outputSchema = leanSchema(outputSchema, "output");
+  if (outputSchema !== undefined) lean.outputSchema = outlineOutput(leanSchema(outputSchema, "output") as JsonObject);
   // annotations.title repeats the tool's title.
   if (annotations && typeof annotations === "object") lean.annotations = meaningfulHints(annotations as JsonObject);
   // taskSupport "forbidden" is what a missing `execution` means.

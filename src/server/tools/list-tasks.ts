@@ -10,7 +10,7 @@ export function registerListTasks({ server, service }: ToolDeps): void {
     {
       title: "List tasks",
       description:
-        "List tasks by name, to find a `task` or reuse one before create_sav_task. Pages with cursor.",
+        "List tasks by name, to find a `task` or reuse one before create_sav_task. Pages with `cursor`, `limit`.",
       inputSchema: listTasksInputSchema,
       outputSchema: listTasksOutputSchema,
       annotations: { title: "List tasks", readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },

@@ -10,7 +10,7 @@ export function registerRemoveExamples({ server, service }: ToolDeps): void {
     {
       title: "Remove examples",
       description:
-        "Delete a task's examples by `ids`, `label` or image `sources`. Examples already gone are noted, not an error.",
+        "Delete a task's examples by `ids`, `label` or image `sources`. Already gone: noted, not an error.",
       inputSchema: removeExamplesInputSchema,
       outputSchema: removeExamplesOutputSchema,
       annotations: {
