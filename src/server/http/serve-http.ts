@@ -79,13 +79,14 @@ export function tenantServerFactory(shared: {
   classifiers: ClassifierCache;
   tenantDirs: Map<string, string[]>;
 }): SessionFactory {
-  return ({ tenant }) =>
+  return ({ tenant, lane }) =>
     createSavServer({
       config: { ...shared.config, allowedDirs: tenantAllowedDirs(shared.config.allowedDirs, tenant, shared.tenantDirs) },
       models: shared.models,
       store: new TenantTaskStore(shared.store, tenant),
       classifiers: shared.classifiers,
       useClientRoots: false,
+      lanes: { tenant, lane },
     });
 }
 

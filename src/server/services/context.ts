@@ -20,6 +20,8 @@ export interface CallContext {
   progress?: (progress: number, total: number | undefined, message: string) => void;
   /** What the server has to say about the call beyond its result (model loading, skipped input). */
   log?: CallLog;
+  /** The inference-queue lane of the caller (its MCP session): lanes take turns on the model. */
+  lane?: string;
 }
 
 export interface SavServiceDeps {
