@@ -31,7 +31,7 @@ export interface RunnerOptions {
   processing?: Record<string, unknown>;
   /** Largest decoded image, in pixels. */
   maxImagePixels?: number;
-  /** The inference queue, shared by every runner in a process so that models take turns on the cores too. */
+  /** An inference queue shared with other runners, so that models take turns on the cores too; default the runner's own. */
   queue?: FairQueue;
 }
 
@@ -77,7 +77,7 @@ async function fingerprintOf(files: ModelFiles): Promise<string> {
 /**
  * The family-agnostic runner: image(s) + text → the input of every decoder layer's o_proj at the last prompt
  * token, as [layers, heads, headDim]. The model's family (picked by config.json) preprocesses images, feeds the
- * vision encoder, builds the prompt and its position ids; this class owns the sessions, the inference queue,
+ * vision encoder, builds the prompt and its position ids; this class owns the sessions (taking turns in the inference queue),
  * the caches, the embedding merge and the edited decoders. One vision, one embedding and one decoder session per
  * model (a truncated decoder per depth on demand); vision features and results cached by content hash.
  */
