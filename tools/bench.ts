@@ -14,6 +14,10 @@ const sections: Record<string, () => Promise<Section>> = {
   peer: async () => (await import("./bench/peer.js")).runPeerBenchmark,
   e2e: async () => (await import("./bench/e2e.js")).runEndToEndBenchmark,
   http: async () => (await import("./bench/http.js")).runHttpBenchmark,
+  "http-full": async () => {
+    const { runHttpBenchmark } = await import("./bench/http.js");
+    return () => runHttpBenchmark({ fullModel: true });
+  },
   qwen2vl: async () => (await import("./bench/qwen2vl.js")).runQwen2VLBenchmark,
 };
 

@@ -1,4 +1,5 @@
 export { createExtractor, ModelRunner, ExtractionAbortedError, truncatedDepth, type ModelRef, type RunnerOptions } from "./runner.js";
+export { DEFAULT_LANE, FairQueue, type FairQueueOptions } from "./fair-queue.js";
 export { inspectImage, ImageError, SUPPORTED_FORMATS, type ImageInfo, type ImageLimits } from "./image.js";
 export { loadModelFiles, readModelDirJson, type ModelFiles } from "./model-dir.js";
 export { ModelFileError, ModelInputError } from "./errors.js";

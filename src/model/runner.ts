@@ -4,6 +4,7 @@ import * as ort from "onnxruntime-node";
 import { prepareDecoder } from "./decoder-cache.js";
 import { sha256File, sha256Hex } from "./file-hash.js";
 import { ModelInputError } from "./errors.js";
+import { DEFAULT_LANE, FairQueue } from "./fair-queue.js";
 import type { FamilyModel, ImageFeatures, ProcessingOptions, VisionSession } from "./families/types.js";
 import { HEAD_VECTORS_OUTPUT } from "./graph.js";
 import { ImageError } from "./image.js";
@@ -30,6 +31,8 @@ export interface RunnerOptions {
   processing?: Record<string, unknown>;
   /** Largest decoded image, in pixels. */
   maxImagePixels?: number;
+  /** An inference queue shared with other runners, so that models take turns on the cores too; default the runner's own. */
+  queue?: FairQueue;
 }
 
 /** The request was cancelled through its AbortSignal. */
@@ -45,16 +48,6 @@ interface VisionLookup {
   hit: boolean;
   preprocessMs: number;
   visionMs: number;
-}
-
-/** Runs one job at a time, so concurrent requests queue instead of oversubscribing the cores. */
-class SerialQueue {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(job: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(job, job);
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
 }
 
 /**
@@ -84,13 +77,13 @@ async function fingerprintOf(files: ModelFiles): Promise<string> {
 /**
  * The family-agnostic runner: image(s) + text → the input of every decoder layer's o_proj at the last prompt
  * token, as [layers, heads, headDim]. The model's family (picked by config.json) preprocesses images, feeds the
- * vision encoder, builds the prompt and its position ids; this class owns the sessions, the inference queue,
+ * vision encoder, builds the prompt and its position ids; this class owns the sessions (taking turns in the inference queue),
  * the caches, the embedding merge and the edited decoders. One vision, one embedding and one decoder session per
  * model (a truncated decoder per depth on demand); vision features and results cached by content hash.
  */
 export class ModelRunner implements HeadVectorExtractor {
   readonly info: ModelInfo;
-  private readonly queue = new SerialQueue();
+  private readonly queue: FairQueue;
   private readonly decoders = new Map<number, Promise<ort.InferenceSession>>();
   private readonly visionCache: LRUCache<string, ImageFeatures>;
   private readonly pendingVision = new Map<string, Promise<VisionLookup>>();
@@ -105,8 +98,10 @@ export class ModelRunner implements HeadVectorExtractor {
     private readonly options: { processing: Record<string, unknown>; maxImagePixels: number },
     info: ModelInfo,
     cacheBytes: { vision: number; result: number },
+    queue: FairQueue,
   ) {
     this.info = info;
+    this.queue = queue;
     this.model = files.model;
     this.visionCache = new LRUCache({ maxSize: cacheBytes.vision, sizeCalculation: (v) => Math.max(1, v.features.byteLength) });
     this.resultCache = new LRUCache({ maxSize: cacheBytes.result, sizeCalculation: (v) => Math.max(1, v.vectors.byteLength) });
@@ -151,6 +146,7 @@ export class ModelRunner implements HeadVectorExtractor {
       { processing: options.processing ?? {}, maxImagePixels: options.maxImagePixels ?? 64 * 1024 * 1024 },
       info,
       { vision: options.visionCacheBytes ?? 256 * 1024 * 1024, result: options.resultCacheBytes ?? 64 * 1024 * 1024 },
+      options.queue ?? new FairQueue(),
     );
     await runner.decoder(shape.layers);
     return runner;
@@ -186,7 +182,7 @@ export class ModelRunner implements HeadVectorExtractor {
    * Vision features of one image, from the cache, from a computation already under way for the same
    * image (concurrent requests share it), or computed now.
    */
-  private async visionFeatures(hash: string, bytes: Uint8Array, options: ProcessingOptions, signal?: AbortSignal): Promise<VisionLookup> {
+  private async visionFeatures(hash: string, bytes: Uint8Array, options: ProcessingOptions, lane: string, signal?: AbortSignal): Promise<VisionLookup> {
     const key = `${hash}:${JSON.stringify(options)}`;
     const cached = this.visionCache.get(key);
     if (cached) return { value: cached, hit: true, preprocessMs: 0, visionMs: 0 };
@@ -196,11 +192,11 @@ export class ModelRunner implements HeadVectorExtractor {
         return { ...(await pending), hit: true, preprocessMs: 0, visionMs: 0 };
       } catch (error) {
         // The request that started it was cancelled; this one was not, so it computes the features itself.
-        if (error instanceof ExtractionAbortedError && !signal?.aborted) return this.visionFeatures(hash, bytes, options, signal);
+        if (error instanceof ExtractionAbortedError && !signal?.aborted) return this.visionFeatures(hash, bytes, options, lane, signal);
         throw error;
       }
     }
-    const computation = this.computeVision(bytes, options, signal);
+    const computation = this.computeVision(bytes, options, lane, signal);
     this.pendingVision.set(key, computation);
     try {
       const result = await computation;
@@ -211,14 +207,14 @@ export class ModelRunner implements HeadVectorExtractor {
     }
   }
 
-  private async computeVision(bytes: Uint8Array, options: ProcessingOptions, signal?: AbortSignal): Promise<VisionLookup> {
+  private async computeVision(bytes: Uint8Array, options: ProcessingOptions, lane: string, signal?: AbortSignal): Promise<VisionLookup> {
     const started = performance.now();
     // Decoding and resizing run outside the queue, overlapping with other requests' inference.
     const image = await this.model.preprocess(bytes, options, this.options.maxImagePixels);
     const preprocessMs = performance.now() - started;
     checkAborted(signal);
     const visionStart = performance.now();
-    const value = await this.queue.run(() => {
+    const value = await this.queue.run(lane, () => {
       checkAborted(signal);
       return this.model.encodeImage(this.vision, image);
     });
@@ -285,6 +281,7 @@ export class ModelRunner implements HeadVectorExtractor {
   async extract(request: ExtractRequest): Promise<ExtractResult> {
     const started = performance.now();
     const { images, text, signal } = request;
+    const lane = request.lane ?? DEFAULT_LANE;
     const fullDepth = this.info.shape.layers;
     const requested = request.layers ?? fullDepth;
     if (!Number.isInteger(requested) || requested < 1 || requested > fullDepth) {
@@ -303,12 +300,12 @@ export class ModelRunner implements HeadVectorExtractor {
     }
 
     const imageOptions = this.model.imageOptions?.(options, images.length) ?? options;
-    const visions = await Promise.all(images.map((bytes, i) => this.visionFeatures(hashes[i]!, bytes, imageOptions, signal)));
+    const visions = await Promise.all(images.map((bytes, i) => this.visionFeatures(hashes[i]!, bytes, imageOptions, lane, signal)));
     checkAborted(signal);
     const features = visions.map((v) => v.value);
     const inputIds = this.promptIds(features, text, options);
     const decoderStart = performance.now();
-    const vectors = await this.queue.run(() => {
+    const vectors = await this.queue.run(lane, () => {
       checkAborted(signal);
       return this.runDecoder(inputIds, features, layers);
     });
@@ -332,10 +329,11 @@ export class ModelRunner implements HeadVectorExtractor {
   async decoderInputs(request: ExtractRequest): Promise<{ inputIds: number[]; inputsEmbeds: Float32Array; positionIds: number[] }> {
     const options = this.resolveOptions(request.options);
     const imageOptions = this.model.imageOptions?.(options, request.images.length) ?? options;
-    const visions = await Promise.all(request.images.map((bytes) => this.visionFeatures(sha256Hex(bytes), bytes, imageOptions)));
+    const lane = request.lane ?? DEFAULT_LANE;
+    const visions = await Promise.all(request.images.map((bytes) => this.visionFeatures(sha256Hex(bytes), bytes, imageOptions, lane)));
     const features = visions.map((v) => v.value);
     const inputIds = this.promptIds(features, request.text, options);
-    const inputsEmbeds = await this.queue.run(() => this.mergedEmbeddings(inputIds, features));
+    const inputsEmbeds = await this.queue.run(lane, () => this.mergedEmbeddings(inputIds, features));
     const positionIds = this.model.positionIds(inputIds, features.map((f) => f.layout)).data;
     return { inputIds, inputsEmbeds, positionIds };
   }

@@ -18,6 +18,11 @@ export interface ExtractRequest {
   layers?: number;
   /** The task's processing options (family-specific, e.g. SmolVLM's imageSplitting); they change the features. */
   options?: Readonly<Record<string, unknown>>;
+  /**
+   * Who is asking, for the inference queue: requests of different lanes take turns (round-robin), those
+   * of one lane go first come, first served. The server passes one per MCP session; default one lane.
+   */
+  lane?: string;
   signal?: AbortSignal;
 }
 

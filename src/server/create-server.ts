@@ -1,5 +1,6 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { SavConfig } from "../config.js";
+import { callLane, type LaneSettings } from "./call-lane.js";
 import { asTaskStore, ClassifierCache, DEFAULT_CLASSIFIER_CACHE_BYTES, SavStore, type TaskStore } from "../store/index.js";
 import type { ImageSourceContext } from "./image-source.js";
 import { serverInstructions } from "./instructions.js";
@@ -25,6 +26,8 @@ export interface SavServerDeps {
   useClientRoots?: boolean;
   /** Overrides for URL loading (tests). */
   imageLoading?: Pick<ImageSourceContext, "fetchImpl" | "lookup">;
+  /** How calls are named in the inference queue (HTTP: tenant, and a lane per stateless request). */
+  lanes?: LaneSettings;
 }
 
 export interface SavServer {
@@ -70,7 +73,13 @@ export function createSavServer(deps: SavServerDeps): SavServer {
       if (server.isConnected()) server.sendResourceListChanged();
     },
   });
-  registerTools({ server, service, config: deps.config, logs: new SessionLogLevels(server) });
+  registerTools({
+    server,
+    service,
+    config: deps.config,
+    logs: new SessionLogLevels(server),
+    lane: (extra) => callLane(deps.lanes, extra.sessionId),
+  });
   registerResources(server, service);
   enableToolTasks(server, toolTasks, TASK_CAPABLE_TOOLS);
 

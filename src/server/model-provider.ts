@@ -1,6 +1,6 @@
 import { generatedModels } from "../generated-models.js";
 import { TINY_MODEL_ID, type SavConfig } from "../config.js";
-import { createExtractor, type RunnerOptions } from "../model/index.js";
+import { createExtractor, FairQueue, type RunnerOptions } from "../model/index.js";
 import type { HeadVectorExtractor } from "../model/types.js";
 import { listModels, ManifestError, ModelNotInstalledError, pullModel, resolveModel, type PullResult, type RegistryOptions } from "../model/registry/index.js";
 import { isCancellation, ToolError } from "./errors.js";
@@ -89,7 +89,8 @@ export function createModelProvider(options: RegistryModelProviderOptions): Mode
 
   // Per model id, from its last load: the pool loads a model once, but each task created on it repeats these.
   const unverified = new Map<string, string[]>();
-
+  // One inference queue for every model: sessions take turns whichever models they use.
+  const queue = new FairQueue();
   const pool = new ExtractorPool(async (modelId, request): Promise<HeadVectorExtractor> => {
     const resolved = await resolve(modelId, request);
     if (resolved.unverifiedFiles.length > 0) unverified.set(modelId, resolved.unverifiedFiles);
@@ -98,7 +99,7 @@ export function createModelProvider(options: RegistryModelProviderOptions): Mode
     try {
       return await createExtractor(
         { id: resolved.id, dir: resolved.dir, dtypes: resolved.dtypes, randomWeights: resolved.randomWeights },
-        { maxImagePixels: config.limits.maxImagePixels, ...options.runner },
+        { maxImagePixels: config.limits.maxImagePixels, queue, ...options.runner },
       );
     } catch (error) {
       if (isCancellation(error)) throw error;

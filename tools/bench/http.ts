@@ -1,10 +1,13 @@
 /**
  * Load over loopback (issue 13 §4): N clients (1, 2, 4, 8) each classify new and seen images through one
  * HTTP server, through two HTTP replicas on one PostgreSQL database (when one answers at SAV_TEST_PG_URL),
- * and as N stdio servers (one process each, the memory per client). Bounded: a fixed number of calls per
- * client; loopback only. The server processes run the built CLI (npm run build first) on the tiny model.
+ * and as N stdio servers (one process each, the memory per client), plus one client's single classification
+ * while another client's large add_examples runs (fairness). Bounded: a fixed number of calls per client;
+ * loopback only. The server processes run the built CLI (npm run build first) on the tiny model, or
+ * (section http-full) on the generated full-size SmolVLM-256M-shaped model in the shipped dtypes.
  *
- *   npx tsx tools/bench/http.ts      prints the Markdown section to stdout, progress to stderr
+ *   npx tsx tools/bench/http.ts [--full-model]   prints the Markdown section to stdout, progress to stderr
+ *   npm run bench -- http | http-full            writes it into BENCHMARKS.md
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -17,10 +20,12 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import pg from "pg";
-import { TINY_MODEL_ID } from "../../src/config.js";
-import { log, mb, median, ms, ratio, ROOT, testImage, yes } from "./common.js";
+import { DEFAULT_MODEL_ID, TINY_MODEL_ID } from "../../src/config.js";
+import { ensureBenchModel, log, mb, median, ms, ratio, ROOT, testImage, yes } from "./common.js";
 
 const CLIENT_COUNTS = [1, 2, 4, 8];
+/** Examples in the large add_examples call of the fairness round. */
+const BULK_EXAMPLES = 32;
 /** Calls per client per round: alternately a new image and one every client has seen before. */
 const CALLS_PER_CLIENT = 8;
 const LABELS = ["warm", "cool"];
@@ -33,13 +38,40 @@ interface Server {
   url?: string;
 }
 
-function serverEnv(dataDir: string, imagesDir: string, storeUrl?: string): Record<string, string> {
+/** The model the servers run: the tiny one, or the full-size generated one as the default model's directory. */
+interface BenchModel {
+  id: string;
+  env: Record<string, string>;
+  description: string;
+  /** Stdio rounds load one model per client: with the full-size model, only the smaller counts fit the host's memory. */
+  stdioCounts: number[];
+}
+
+async function benchModel(full: boolean): Promise<BenchModel> {
+  if (!full) {
+    return {
+      id: TINY_MODEL_ID,
+      env: { SAV_MODEL: TINY_MODEL_ID },
+      description: `the **tiny** model (\`${TINY_MODEL_ID}\`), so these figures measure the transport, sessions, queueing and store more than inference`,
+      stdioCounts: CLIENT_COUNTS,
+    };
+  }
+  const dir = await ensureBenchModel();
+  return {
+    id: DEFAULT_MODEL_ID,
+    env: { SAV_MODEL: DEFAULT_MODEL_ID, SAV_MODEL_DIR: dir },
+    description: `the **full-size** SmolVLM-256M-shaped generated model (random weights, the shipped default dtypes) as \`${DEFAULT_MODEL_ID}\`, so inference dominates`,
+    stdioCounts: [1, 2],
+  };
+}
+
+function serverEnv(model: BenchModel, dataDir: string, imagesDir: string, storeUrl?: string): Record<string, string> {
   return {
     PATH: process.env.PATH ?? "",
     SAV_DATA_DIR: dataDir,
     SAV_MODELS_DIR: path.join(dataDir, "no-models"),
     SAV_ALLOWED_DIRS: imagesDir,
-    SAV_MODEL: TINY_MODEL_ID,
+    ...model.env,
     ...(storeUrl ? { SAV_STORE_URL: storeUrl } : {}),
   };
 }
@@ -78,9 +110,12 @@ async function httpClient(url: string): Promise<Client> {
   return client;
 }
 
-async function classify(client: Client, image: string): Promise<number> {
+/** Full-size rounds queue many calls behind one model: the SDK's 60 s default would cut them off. */
+const CALL_TIMEOUT = { timeout: 30 * 60_000, resetTimeoutOnProgress: true };
+
+async function classify(client: Client, image: string, task = "bench"): Promise<number> {
   const start = performance.now();
-  const result = (await client.callTool({ name: "classify_image", arguments: { task: "bench", image: { path: image } } })) as CallToolResult;
+  const result = (await client.callTool({ name: "classify_image", arguments: { task, image: { path: image } } }, undefined, CALL_TIMEOUT)) as CallToolResult;
   if (result.isError) throw new Error(`classify_image failed: ${JSON.stringify(result.content)}`);
   return performance.now() - start;
 }
@@ -145,13 +180,63 @@ async function postgresDatabase(): Promise<{ url: string; drop: () => Promise<vo
 }
 
 /** Creates the task and classifies once, so no round pays for building the classifier or a cold model. */
-async function prepareTask(url: string, examples: { file: string; label: string }[], warmUp: string): Promise<void> {
+async function prepareTask(url: string, modelId: string, examples: { file: string; label: string }[], warmUp: string): Promise<void> {
   const client = await httpClient(url);
-  await client.callTool({ name: "create_sav_task", arguments: { name: "bench", prompt: "Warm or cool colours?", model: TINY_MODEL_ID } });
-  const added = (await client.callTool({ name: "add_examples", arguments: { task: "bench", examples: examples.map((e) => ({ image: { path: e.file }, label: e.label })) } })) as CallToolResult;
+  await client.callTool({ name: "create_sav_task", arguments: { name: "bench", prompt: "Warm or cool colours?", model: modelId } });
+  const added = (await client.callTool(
+    { name: "add_examples", arguments: { task: "bench", examples: examples.map((e) => ({ image: { path: e.file }, label: e.label })) } },
+    undefined,
+    CALL_TIMEOUT,
+  )) as CallToolResult;
   if (added.isError) throw new Error(`add_examples failed: ${JSON.stringify(added.content)}`);
   await classify(client, warmUp);
   await client.close();
+}
+
+interface Fairness {
+  idleMs: number;
+  busyMs: number;
+  /** Extractions of the bulk call that completed while the single classification ran. */
+  bulkDuring: number;
+  bulkSeconds: number;
+}
+
+/**
+ * One client's single classification of a new image while another client's add_examples of BULK_EXAMPLES
+ * new images is extracting, against the same classification with the server idle (median of three).
+ */
+async function fairnessRound(url: string, modelId: string, bulkImages: string[], singleImages: string[]): Promise<Fairness> {
+  const [bulk, single] = await Promise.all([httpClient(url), httpClient(url)]);
+  try {
+    const idle = [];
+    for (const image of singleImages.slice(0, 3)) idle.push(await classify(single, image));
+    await bulk.callTool({ name: "create_sav_task", arguments: { name: "bulk", prompt: "Warm or cool colours?", model: modelId } });
+    let extracted = 0;
+    let extracting!: () => void;
+    const started = new Promise<void>((resolve) => (extracting = resolve));
+    const bulkStart = performance.now();
+    const bulkCall = bulk.callTool(
+      { name: "add_examples", arguments: { task: "bulk", examples: bulkImages.map((file, i) => ({ image: { path: file }, label: LABELS[i % 2]! })) } },
+      undefined,
+      {
+        ...CALL_TIMEOUT,
+        // Progress counts the validations, then the extractions.
+        onprogress: (p) => {
+          extracted = Math.max(extracted, p.progress - bulkImages.length);
+          if (extracted >= 1) extracting();
+        },
+      },
+    );
+    await started;
+    const before = extracted;
+    const busyMs = await classify(single, singleImages[3]!);
+    const bulkDuring = extracted - before;
+    const result = (await bulkCall) as CallToolResult;
+    if (result.isError) throw new Error(`bulk add_examples failed: ${JSON.stringify(result.content)}`);
+    return { idleMs: median(idle), busyMs, bulkDuring, bulkSeconds: (performance.now() - bulkStart) / 1000 };
+  } finally {
+    await Promise.all([bulk.close(), single.close()]);
+  }
 }
 
 /** Memory per client when each client starts its own stdio server: N processes, one classification each. */
@@ -183,7 +268,13 @@ function table(title: string, rounds: Round[]): string[] {
   ];
 }
 
-export async function runHttpBenchmark(): Promise<string> {
+const loadAverage = () => os.loadavg().map((l) => l.toFixed(1)).join(" / ");
+
+export async function runHttpBenchmark(options: { fullModel?: boolean } = {}): Promise<string> {
+  const fullModel = options.fullModel ?? process.argv.includes("--full-model");
+  const model = await benchModel(fullModel);
+  const loadAtStart = loadAverage();
+  log(`[http] model: ${model.id}; load average (1/5/15 min) ${loadAtStart} on ${os.availableParallelism()} cores`);
   const work = await mkdtemp(path.join(os.tmpdir(), "sav-bench-http-"));
   const imagesDir = path.join(work, "images");
   await mkdir(imagesDir, { recursive: true });
@@ -210,24 +301,30 @@ export async function runHttpBenchmark(): Promise<string> {
     };
 
     log("[http] one HTTP server on SQLite");
-    const single = await startHttp(serverEnv(path.join(work, "single"), imagesDir));
+    const single = await startHttp(serverEnv(model, path.join(work, "single"), imagesDir));
     servers.push(single);
-    await prepareTask(single.url!, examples, seen);
+    await prepareTask(single.url!, model.id, examples, seen);
     const singleRounds: Round[] = [];
     for (const clients of CLIENT_COUNTS) {
       await prepareFresh(`single-${clients}`, clients);
       singleRounds.push(await round([single.url!], clients, imagesFor(`single-${clients}`), [single.child.pid!]));
       log(`[http]   ${clients} client(s): ${singleRounds.at(-1)!.callsPerSecond.toFixed(1)} calls/s`);
     }
+    log("[http] fairness: a single classification during another client's bulk add_examples");
+    const bulkImages: string[] = [];
+    for (let i = 0; i < BULK_EXAMPLES; i++) bulkImages.push(await write(`bulk-${i}.jpg`, 5000 + i, i % 2 ? [30, 90, 230] : [230, 90, 30]));
+    const singleImages: string[] = [];
+    for (let i = 0; i < 4; i++) singleImages.push(await write(`single-${i}.jpg`, 6000 + i));
+    const fairness = await fairnessRound(single.url!, model.id, bulkImages, singleImages);
     await stop(single);
 
     const replicaRounds: Round[] = [];
     database = await postgresDatabase();
     if (database) {
       log("[http] two HTTP replicas on one PostgreSQL database");
-      const replicas = [await startHttp(serverEnv(path.join(work, "r1"), imagesDir, database.url)), await startHttp(serverEnv(path.join(work, "r2"), imagesDir, database.url))];
+      const replicas = [await startHttp(serverEnv(model, path.join(work, "r1"), imagesDir, database.url)), await startHttp(serverEnv(model, path.join(work, "r2"), imagesDir, database.url))];
       servers.push(...replicas);
-      await prepareTask(replicas[0]!.url!, examples, seen);
+      await prepareTask(replicas[0]!.url!, model.id, examples, seen);
       // The second replica warms its own model and classifier cache.
       const warm = await httpClient(replicas[1]!.url!);
       await classify(warm, seen);
@@ -240,18 +337,20 @@ export async function runHttpBenchmark(): Promise<string> {
     }
 
     log("[http] N stdio servers (memory per client)");
-    const stdioEnv = serverEnv(path.join(work, "single"), imagesDir);
+    const stdioEnv = serverEnv(model, path.join(work, "single"), imagesDir);
     const stdioRss: { clients: number; bytes: number }[] = [];
-    for (const clients of CLIENT_COUNTS) stdioRss.push({ clients, bytes: await stdioMemory(clients, stdioEnv, seen) });
+    for (const clients of model.stdioCounts) stdioRss.push({ clients, bytes: await stdioMemory(clients, stdioEnv, seen) });
+    const loadAtEnd = loadAverage();
 
     const eight = singleRounds.at(-1)!;
     const p99Linear = singleRounds.every((r) => r.p99Ms / singleRounds[0]!.p99Ms <= r.clients);
     const lines = [
-      "## HTTP: many clients on one server (`npm run bench -- http`)",
+      fullModel ? "## HTTP on the full-size model (`npm run bench -- http-full`)" : "## HTTP: many clients on one server (`npm run bench -- http`)",
       "",
       `Each client makes ${CALLS_PER_CLIENT} \`classify_image\` calls, alternating an image nobody classified before and one seen before. All clients run at once over loopback HTTP (\`serve --http\`, stateful sessions) against a task of ${EXAMPLES_PER_LABEL * LABELS.length} examples.`,
-      `The server runs the built CLI on the **tiny** model (\`${TINY_MODEL_ID}\`), so these figures measure the transport, sessions, queueing and store more than inference. On a full-size model, inference dominates and throughput is bounded by the one shared model.`,
-      "The machine is a 2-core host shared with other agents' builds and tests, so the figures are contended. Compare the ratios within one run, not absolute times.",
+      `The server runs the built CLI on ${model.description}. The inference queue takes jobs round-robin over the sessions (one lane each) and runs one at a time, so throughput is bounded by the one shared model.`,
+      `Machine load average (1/5/15 min) ${loadAtStart} at the start and ${loadAtEnd} at the end, on ${os.availableParallelism()} cores shared with other agents' builds and tests: ` +
+        `${Number(loadAtStart.split(" / ")[0]) > os.availableParallelism() ? "heavily contended, so absolute times are inflated" : "contended"}. Compare the ratios within one run, not absolute times.`,
       "",
       ...table("One HTTP server, SQLite", singleRounds),
       ...(replicaRounds.length > 0 ? table("Two HTTP replicas on one PostgreSQL database (clients alternate between them; RSS is both together)", replicaRounds) : ["_Replica rounds skipped: no PostgreSQL server answered._", ""]),
@@ -263,6 +362,10 @@ export async function runHttpBenchmark(): Promise<string> {
       "",
       `Goal: one HTTP server serves 8 clients at the single-client throughput, with one model in memory: ${ratio(eight.callsPerSecond / singleRounds[0]!.callsPerSecond)}× the 1-client calls/s (${yes(eight.callsPerSecond >= singleRounds[0]!.callsPerSecond * 0.9)}: at least 0.9×).`,
       `Goal: p99 latency grows no worse than linearly in N: ${yes(p99Linear)}.`,
+      "",
+      `**Fairness.** While one client's \`add_examples\` of ${BULK_EXAMPLES} new images was extracting (${fairness.bulkSeconds.toFixed(1)} s in all), another client's \`classify_image\` of one new image took ` +
+        `${ms(fairness.busyMs)} ms, ${ratio(fairness.busyMs / fairness.idleMs)}× its ${ms(fairness.idleMs)} ms on the idle server; the bulk call completed ${fairness.bulkDuring} of its extractions meanwhile ` +
+        "(each of the single call's two queue jobs, image encoder and decoder, waits for at most one job per other busy session, not for the bulk call's backlog; the rest of its time is HTTP, image loading and decoding, which share the cores with the bulk call's).",
     ];
     return lines.join("\n");
   } finally {

@@ -24,8 +24,8 @@ function looksLikeJwt(token: string): boolean {
 }
 
 /** Static tokens first (a digest compare), then JWT validation when an issuer is configured. */
-export function createTokenVerifier(settings: AuthSettings): OAuthTokenVerifier {
-  const verifyJwt = settings.jwt ? createJwtVerifier(settings.jwt) : undefined;
+export function createTokenVerifier(settings: AuthSettings, resource: string): OAuthTokenVerifier {
+  const verifyJwt = settings.jwt ? createJwtVerifier({ ...settings.jwt, audience: settings.jwt.audience ?? resource }) : undefined;
   return {
     async verifyAccessToken(token: string): Promise<AuthInfo> {
       const tenant = tenantForToken(settings.tokens, token);
@@ -65,9 +65,12 @@ export function tenantOf(auth: AuthInfo | undefined): string | undefined {
   return typeof tenant === "string" ? tenant : undefined;
 }
 
-/** 401 + WWW-Authenticate (pointing at the protected resource metadata) for missing or wrong tokens. */
-export function bearerAuth(settings: AuthSettings, resourceMetadataUrl: string): RequestHandler {
-  return requireBearerAuth({ verifier: createTokenVerifier(settings), resourceMetadataUrl });
+/**
+ * 401 + WWW-Authenticate (pointing at the protected resource metadata) for missing or wrong tokens.
+ * `resource` is the MCP endpoint's URL as bound (or public): the JWT audience unless one is configured.
+ */
+export function bearerAuth(settings: AuthSettings, resource: string, resourceMetadataUrl: string): RequestHandler {
+  return requireBearerAuth({ verifier: createTokenVerifier(settings, resource), resourceMetadataUrl });
 }
 
 /** RFC 9728 metadata, as the MCP authorization spec asks of a resource server. */

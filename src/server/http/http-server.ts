@@ -111,7 +111,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     for (const path of [PROTECTED_RESOURCE_METADATA_PATH, `${PROTECTED_RESOURCE_METADATA_PATH}${MCP_PATH}`]) {
       app.get(path, (_req, res) => void res.json(metadata));
     }
-    app.use(MCP_PATH, bearerAuth(options.auth, metadataUrl));
+    app.use(MCP_PATH, bearerAuth(options.auth, resource, metadataUrl));
   }
   app.use(MCP_PATH, express.json({ limit: bodyLimit }), bodyErrorHandler(bodyLimit), endpoint.router());
   app.use((_req, res) => sendJsonRpcError(res, 404, `Not found: the MCP endpoint is ${MCP_PATH}; health checks are /healthz and /readyz.`));

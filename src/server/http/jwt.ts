@@ -5,8 +5,11 @@ export interface JwtOptions {
   issuer: string;
   /** Where the issuer publishes its signing keys (default `${issuer}/.well-known/jwks.json`). */
   jwksUrl: string;
-  /** The audience tokens must be issued for: this server's resource URL unless configured. */
-  audience: string;
+  /**
+   * The audience tokens must be issued for. Unset: this server's resource URL, filled in once the server
+   * is bound (a bind on port 0 learns its port only then).
+   */
+  audience?: string;
   /** The claim naming the tenant. */
   tenantClaim: string;
 }
@@ -14,7 +17,7 @@ export interface JwtOptions {
 export const DEFAULT_TENANT_CLAIM = "tenant";
 
 /** JWT settings from SAV_JWT_ISSUER (+ SAV_JWT_JWKS_URL, SAV_JWT_AUDIENCE, SAV_JWT_TENANT_CLAIM), or undefined. */
-export function jwtOptionsFromEnv(env: NodeJS.ProcessEnv, defaultAudience: string): JwtOptions | undefined {
+export function jwtOptionsFromEnv(env: NodeJS.ProcessEnv): JwtOptions | undefined {
   const issuer = env.SAV_JWT_ISSUER?.trim();
   if (!issuer) return undefined;
   for (const [name, value] of [["SAV_JWT_ISSUER", issuer], ["SAV_JWT_JWKS_URL", env.SAV_JWT_JWKS_URL?.trim()]] as const) {
@@ -23,7 +26,7 @@ export function jwtOptionsFromEnv(env: NodeJS.ProcessEnv, defaultAudience: strin
   return {
     issuer,
     jwksUrl: env.SAV_JWT_JWKS_URL?.trim() || `${issuer.replace(/\/$/, "")}/.well-known/jwks.json`,
-    audience: env.SAV_JWT_AUDIENCE?.trim() || defaultAudience,
+    audience: env.SAV_JWT_AUDIENCE?.trim() || undefined,
     tenantClaim: env.SAV_JWT_TENANT_CLAIM?.trim() || DEFAULT_TENANT_CLAIM,
   };
 }
@@ -43,7 +46,7 @@ export interface VerifiedJwt {
 }
 
 /** Verifies signature (keys from the issuer's JWKS, cached and refreshed by jose), issuer, audience and expiry. */
-export function createJwtVerifier(options: JwtOptions): (token: string) => Promise<VerifiedJwt> {
+export function createJwtVerifier(options: JwtOptions & { audience: string }): (token: string) => Promise<VerifiedJwt> {
   const keys = createRemoteJWKSet(new URL(options.jwksUrl));
   return async (token) => {
     let payload: JWTPayload;

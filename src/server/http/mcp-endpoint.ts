@@ -9,8 +9,11 @@ import { BoundedEventStore } from "./event-store.js";
 import { sendJsonRpcError } from "./guards.js";
 import { SessionRegistry } from "./sessions.js";
 
-/** Makes the MCP server for one session (stateful) or one request (stateless), for a tenant. */
-export type SessionFactory = (context: { tenant: string | undefined }) => SavServer;
+/**
+ * Makes the MCP server for one session (stateful) or one request (stateless), for a tenant. `lane` names
+ * a stateless request in the inference queue; a session's calls take their session id as lane.
+ */
+export type SessionFactory = (context: { tenant: string | undefined; lane?: string }) => SavServer;
 
 export interface McpEndpointOptions {
   createServer: SessionFactory;
@@ -148,7 +151,9 @@ export class McpEndpoint {
   }
 
   private async postStateless(req: Request, res: Response, tenant: string | undefined): Promise<void> {
-    const savServer = this.options.createServer({ tenant });
+    // Each request its own lane: behind a load balancer there is no session, and a tenant's single
+    // classification must not queue behind its own bulk call either.
+    const savServer = this.options.createServer({ tenant, lane: `request:${randomUUID()}` });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     this.requestServers.add(savServer);
     res.on("close", () => {

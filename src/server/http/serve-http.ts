@@ -21,9 +21,9 @@ export interface HttpServeSettings {
   maxCallsPerTenant?: number;
 }
 
-/** Auth from SAV_AUTH_TOKENS / SAV_AUTH_TOKENS_FILE / SAV_JWT_*; the JWT audience defaults to the resource URL. */
-export function authFromEnv(env: NodeJS.ProcessEnv, resourceUrl: string): AuthSettings {
-  return { tokens: loadTokens(env), jwt: jwtOptionsFromEnv(env, resourceUrl) };
+/** Auth from SAV_AUTH_TOKENS / SAV_AUTH_TOKENS_FILE / SAV_JWT_*; the JWT audience defaults to the bound resource URL. */
+export function authFromEnv(env: NodeJS.ProcessEnv): AuthSettings {
+  return { tokens: loadTokens(env), jwt: jwtOptionsFromEnv(env) };
 }
 
 export interface ServeHttpDeps {
@@ -41,8 +41,7 @@ export interface ServeHttpDeps {
 export async function serveHttp(settings: HttpServeSettings, deps: ServeHttpDeps): Promise<RunningHttpServer> {
   const { config, models, store } = deps;
   const classifiers = new ClassifierCache(store, { maxBytes: DEFAULT_CLASSIFIER_CACHE_BYTES });
-  const hostForAudience = settings.publicUrl ?? `http://${settings.listen.host}:${settings.listen.port}`;
-  const auth = authFromEnv(deps.env, `${hostForAudience.replace(/\/$/, "")}/mcp`);
+  const auth = authFromEnv(deps.env);
   // Loading the default model at start makes /readyz turn ready only once it can serve.
   const defaultModel = models.extractor(models.defaultModel);
   defaultModel.catch(() => undefined);
@@ -79,13 +78,14 @@ export function tenantServerFactory(shared: {
   classifiers: ClassifierCache;
   tenantDirs: Map<string, string[]>;
 }): SessionFactory {
-  return ({ tenant }) =>
+  return ({ tenant, lane }) =>
     createSavServer({
       config: { ...shared.config, allowedDirs: tenantAllowedDirs(shared.config.allowedDirs, tenant, shared.tenantDirs) },
       models: shared.models,
       store: new TenantTaskStore(shared.store, tenant),
       classifiers: shared.classifiers,
       useClientRoots: false,
+      lanes: { tenant, lane },
     });
 }
 

@@ -115,6 +115,7 @@ export async function classify(service: ServiceContext, input: ClassifyInput, ct
         text,
         layers,
         options: task.processing,
+        lane: ctx.lane,
         signal: ctx.signal,
       });
       service.checkShape(task, extracted.shape, layers);

@@ -20,6 +20,8 @@ export interface CallContext {
   progress?: (progress: number, total: number | undefined, message: string) => void;
   /** What the server has to say about the call beyond its result (model loading, skipped input). */
   log?: CallLog;
+  /** The inference-queue lane of the caller (its MCP session): lanes take turns on the model. */
+  lane?: string;
 }
 
 export interface SavServiceDeps {
@@ -40,7 +42,11 @@ export interface SavServiceDeps {
   onTasksChanged?: () => void;
 }
 
-/** Extractions in flight at once: one in the model while the next one's image is decoded. */
+/**
+ * Extractions in flight per call: one in the model while the next one's image is decoded. Fairness
+ * between sessions comes from the inference queue's lanes, not from this bound; it stays small so that
+ * a 256-image call holds two decoded images and their features in memory, not 256.
+ */
 export const PIPELINE_DEPTH = 2;
 
 /** The one rule for "an image or a list of images": exactly one of the two, never both or neither. */

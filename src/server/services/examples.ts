@@ -179,6 +179,7 @@ export async function addExamples(service: ServiceContext, input: AddExamplesInp
         images: example.images.map((image) => image.bytes),
         text: composePromptText(task.prompt, example.text),
         options: task.processing,
+        lane: ctx.lane,
         signal: ctx.signal,
       });
       service.checkShape(task, result.shape);

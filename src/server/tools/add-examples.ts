@@ -4,7 +4,7 @@ import { callContext, runTool, type ToolDeps } from "./shared.js";
 export const ADD_EXAMPLES = "add_examples";
 
 /** Registers add_examples: labelled images become stored head-vector examples. */
-export function registerAddExamples({ server, service, config, logs }: ToolDeps): void {
+export function registerAddExamples({ server, service, config, logs, lane }: ToolDeps): void {
   const inputSchema = addExamplesInputSchema(config.limits);
 
   server.registerTool(
@@ -24,6 +24,6 @@ export function registerAddExamples({ server, service, config, logs }: ToolDeps)
         openWorldHint: true,
       },
     },
-    async (args, extra) => runTool(() => service.addExamples(args, callContext(extra, logs))),
+    async (args, extra) => runTool(() => service.addExamples(args, callContext(extra, logs, lane(extra)))),
   );
 }

@@ -6,7 +6,7 @@ export { classifyOutputSchema } from "../schemas/classify.js";
 export const CLASSIFY_IMAGE = "classify_image";
 
 /** Registers classify_image: labels one image or a batch with a task's classifier. */
-export function registerClassifyImage({ server, service, config, logs }: ToolDeps): void {
+export function registerClassifyImage({ server, service, config, logs, lane }: ToolDeps): void {
   const inputSchema = classifyInputSchema(config.limits);
   server.registerTool(
     CLASSIFY_IMAGE,
@@ -25,6 +25,6 @@ export function registerClassifyImage({ server, service, config, logs }: ToolDep
         openWorldHint: true,
       },
     },
-    async (args, extra) => runTool(() => service.classify(args, callContext(extra, logs))),
+    async (args, extra) => runTool(() => service.classify(args, callContext(extra, logs, lane(extra)))),
   );
 }

@@ -14,6 +14,8 @@ export interface ToolDeps {
   service: SavService;
   config: SavConfig;
   logs: SessionLogLevels;
+  /** The call's lane in the inference queue (its MCP session). */
+  lane: (extra: ToolExtra) => string;
 }
 
 /** A successful result: structured content plus the same JSON (compact) as text for clients that only read text. */
@@ -43,14 +45,15 @@ export async function runTool(body: () => Promise<object> | object): Promise<Cal
  * client asked for it (sent a progressToken). Progress must increase strictly, so a value that would go
  * backwards (e.g. a model download after validation) is nudged just above the last one.
  */
-export function callContext(extra: ToolExtra, logs?: SessionLogLevels): CallContext {
+export function callContext(extra: ToolExtra, logs?: SessionLogLevels, lane?: string): CallContext {
   const token = extra._meta?.progressToken;
   const log = logs?.forCall(extra);
-  if (token === undefined) return { signal: extra.signal, log };
+  if (token === undefined) return { signal: extra.signal, log, lane };
   let last = -Infinity;
   return {
     signal: extra.signal,
     log,
+    lane,
     progress: (progress, total, message) => {
       if (extra.signal.aborted) return;
       const increasing = progress > last;

@@ -6,7 +6,9 @@ import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TINY_MODEL_ID } from "../../../src/config.js";
 import { loadTokens, parseTokenFile, parseTokenList, sha256, tenantForToken, TokenConfigError } from "../../../src/server/http/tokens.js";
-import { callOk } from "../../support/mcp-harness.js";
+import { serveHttp } from "../../../src/server/http/serve-http.js";
+import { SavStore, SqliteTaskStore } from "../../../src/store/index.js";
+import { callOk, testConfig, testModels } from "../../support/mcp-harness.js";
 import { INITIALIZE_BODY, MCP_POST_HEADERS, rawRequest, startHttpHarness, type HttpHarness } from "../../support/http-server.js";
 import { makeTempDir } from "../../support/temp-dir.js";
 
@@ -139,5 +141,30 @@ describe("an HTTP server with auth", () => {
     expect(messages[0]).toMatch(/expired/);
     expect(messages[1]).toMatch(/'aud' claim/);
     expect(messages[2]).toMatch(/'tenant' claim/);
+  });
+
+  it("defaults the JWT audience to the resource URL with the port actually bound, when started on port 0", async () => {
+    const config = testConfig({ dataDir: path.join(temp.dir, "port0", "data"), modelsDir: path.join(temp.dir, "port0", "models"), allowedDirs: [temp.dir] });
+    const models = testModels(config);
+    const store = new SqliteTaskStore(new SavStore({ dataDir: config.dataDir }));
+    const running = await serveHttp(
+      { listen: { host: "127.0.0.1", port: 0 }, stateless: false, allowedHosts: [], corsOrigins: [], shutdownTimeoutMs: 0 },
+      { config, models, store, env: { SAV_JWT_ISSUER: issuer, SAV_JWT_JWKS_URL: `${issuer}/jwks.json` }, log: () => undefined },
+    );
+    try {
+      expect(running.port).toBeGreaterThan(0);
+      expect(running.resourceUrl).toBe(`http://127.0.0.1:${running.port}/mcp`);
+      const post = async (token: string) =>
+        (await rawRequest(running, "/mcp", { method: "POST", headers: { ...MCP_POST_HEADERS, authorization: `Bearer ${token}` }, body: INITIALIZE_BODY })).status;
+      expect(await post(await jwt({ tenant: "delta" }, { audience: running.resourceUrl }))).toBe(200);
+      // What the default was before the bind: port 0.
+      expect(await post(await jwt({ tenant: "delta" }, { audience: "http://127.0.0.1:0/mcp" }))).toBe(401);
+      const metadata = await rawRequest(running, "/.well-known/oauth-protected-resource/mcp");
+      expect(await metadata.json()).toMatchObject({ resource: running.resourceUrl, authorization_servers: [issuer] });
+    } finally {
+      await running.shutdown(0);
+      await store.close();
+      await models.close();
+    }
   });
 });
