@@ -14,6 +14,7 @@ import type { VisionSession } from "../../src/model/families/types.js";
 import { ModelRunner } from "../../src/model/runner.js";
 import { headAgreement, interleaved, sampleRss, timeSessions, type Agreement } from "./compare.js";
 import { log, median, peakRssBytes, testImage } from "./common.js";
+import type { Dtypes } from "./runner-child.js";
 
 export const LLAVA_PRESET = "llava-onevision-0.5b";
 export const LLAVA_VARIANTS = ["fp32", "int8", "q4"] as const;
@@ -21,10 +22,7 @@ const TEXT = "What is in this image?";
 /** One 384² crop gives ⌊384 / 14⌋² = 729 feature rows; the single path feeds them as they are. */
 const SINGLE_ROWS = Math.floor(PUBLISHED.imageSize / PUBLISHED.patchSize) ** 2;
 
-export interface Dtypes {
-  vision: string;
-  decoder: string;
-}
+export type { Dtypes };
 
 /** Generates the model when missing (its peak RSS is then the generator's). */
 export interface GenerateConfig {
@@ -241,7 +239,8 @@ async function peer(config: PeerConfig): Promise<PeerResult> {
 async function anyres(config: AnyresConfig): Promise<AnyresResult> {
   const runner = await createRunner(config.dir, config.dtypes, config.threads, "anyres");
   const vision = timeVisionRuns(runner);
-  const samples: (AnyresResult & { crops: number })[] = [];
+  type Sample = Omit<AnyresResult, "rounds" | "imageTokens">;
+  const samples: Sample[] = [];
   let last: Uint8Array | undefined;
   for (let round = 0; round <= config.rounds; round++) {
     last = await image(4, round);
@@ -252,9 +251,7 @@ async function anyres(config: AnyresConfig): Promise<AnyresResult> {
     log(`  anyres ${round}${round === 0 ? " (warm-up)" : ""}: ${t.totalMs.toFixed(0)} ms (${vision.crops} crops, encoder ${vision.ms.toFixed(0)}, packing ${(t.visionMs - vision.ms).toFixed(0)}, decoder ${t.decoderMs.toFixed(0)})`);
     if (round === 0) continue;
     samples.push({
-      rounds: 1,
       crops: vision.crops,
-      imageTokens: 0,
       promptTokens: result.promptTokens,
       preprocessMs: t.preprocessMs,
       encoderMs: vision.ms,
@@ -266,7 +263,7 @@ async function anyres(config: AnyresConfig): Promise<AnyresResult> {
   // The last image's features are cached now: count its prompt's image tokens without another encoder run.
   const { inputIds } = await runner.decoderInputs({ images: [last!], text: TEXT });
   await runner.close();
-  const m = (key: keyof AnyresResult): number => median(samples.map((s) => s[key] as number));
+  const m = (key: keyof Sample): number => median(samples.map((s) => s[key]));
   return {
     rounds: config.rounds,
     crops: samples[0]!.crops,
