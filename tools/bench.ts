@@ -19,6 +19,7 @@ const sections: Record<string, () => Promise<Section>> = {
     return () => runHttpBenchmark({ fullModel: true });
   },
   qwen2vl: async () => (await import("./bench/qwen2vl.js")).runQwen2VLBenchmark,
+  llava: async () => (await import("./bench/llava.js")).runLlavaBenchmark,
 };
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");

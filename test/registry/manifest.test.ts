@@ -67,6 +67,14 @@ describe("built-in manifests", () => {
     expect(bytes).toBeLessThan(266e6);
   });
 
+  it("give LLaVA-OneVision-0.5B the dtypes its benchmark chose: int8 graphs, fp32 embeddings (no int8 table is published)", async () => {
+    const m = await loadManifest("llava-onevision-qwen2-0.5b-ov");
+    // npm run bench -- llava (BENCHMARKS.md): int8 is the fastest vision encoder and decoder; q4 is slower on this CPU.
+    expect(m.defaultDtypes).toEqual({ vision_encoder: "int8", embed_tokens: "fp32", decoder_model_merged: "int8" });
+    expect(m.defaultDtypesMeasured).toBe(true);
+    for (const [component, dtype] of Object.entries(m.defaultDtypes)) expect(m.variants[component as keyof typeof m.variants][dtype], component).toBeDefined();
+  });
+
   it.skipIf(!haveShared)(
     "256M ONNX file names, sizes and sha256 equal ../shared/models/smolvlm-256m-instruct/onnx-files.tsv",
     async () => {

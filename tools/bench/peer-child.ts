@@ -11,6 +11,7 @@ import * as ort from "onnxruntime-node";
 import { onnx, TensorDataType, type Onnx } from "../../src/model/onnx-proto.js";
 import { ModelRunner } from "../../src/model/runner.js";
 import { BENCH_MODEL_DIR, BENCH_MODEL_ID, log, median, peakRssBytes, testImage } from "./common.js";
+import { timeSessions } from "./compare.js";
 
 const TEXT = "What is in this image?";
 
@@ -225,19 +226,7 @@ async function peer(config: PeerConfig): Promise<PeerResult> {
   });
 
   // Time each of its ONNX sessions' runs, to split generate() into vision encoder and decoder.
-  const sessionTimes: Record<string, number> = {};
-  const sessions = (model as unknown as { sessions: Record<string, { run: (...args: unknown[]) => Promise<unknown> }> }).sessions;
-  for (const [name, session] of Object.entries(sessions)) {
-    const run = session.run.bind(session);
-    session.run = async (...args: unknown[]) => {
-      const start = performance.now();
-      try {
-        return await run(...args);
-      } finally {
-        sessionTimes[name] = (sessionTimes[name] ?? 0) + performance.now() - start;
-      }
-    };
-  }
+  const sessionTimes = timeSessions((model as unknown as { sessions: Record<string, { run: (...args: unknown[]) => Promise<unknown> }> }).sessions);
 
   const peerOnce = async (bytes: Uint8Array): Promise<{ processorMs: number; generateMs: number; visionMs: number; decoderMs: number }> => {
     for (const name of Object.keys(sessionTimes)) sessionTimes[name] = 0;

@@ -8,6 +8,7 @@
  *   QWEN2VL_PRESET=qwen2-vl-2b-depth2 QWEN2VL_ROUNDS=3 npm run bench -- qwen2vl   # depth-reduced, scaled up
  */
 import { existsSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { AutoProcessor, Qwen2VLForConditionalGeneration, RawImage, env } from "@huggingface/transformers";
 import sharp from "sharp";
@@ -17,6 +18,7 @@ import { smartResize } from "../../src/model/families/qwen2_vl/smart-resize.js";
 import { ensureQwen2VLModel } from "../../src/model/families/qwen2_vl/tiny/index.js";
 import { QWEN2_VL_PRESETS, isQwen2VLPreset, type Qwen2VLPreset } from "../../src/model/families/qwen2_vl/tiny/presets.js";
 import { log, median, ms, mb, ratio, ROOT } from "./common.js";
+import { hostLine, interleaved, sampleRss } from "./compare.js";
 
 const PRESET: Qwen2VLPreset = presetFromEnv(process.env.QWEN2VL_PRESET ?? "qwen2-vl-2b");
 const DIR = path.join(ROOT, "models", "generated", PRESET);
@@ -45,30 +47,27 @@ export async function runQwen2VLBenchmark(): Promise<string> {
   log(`[qwen2vl] generating ${PRESET} (int8) if missing`);
   const generated = !existsSync(path.join(DIR, ".generator.json"));
   await ensureQwen2VLModel(DIR, { preset: PRESET, variants: ["int8"], onProgress: log });
-  const loadBefore = (await import("node:os")).loadavg();
+  const loadBefore = os.loadavg();
 
-  // sav-mcp alone first (a warm-up image), so its peak RSS is its own; then both stay loaded and the rounds
-  // interleave image by image, alternating which goes first, so load drift on the shared host hits both alike.
+  // sav-mcp alone first (a warm-up image), so its peak RSS is its own.
   const runner = await ModelRunner.create({ id: PRESET, dir: DIR, dtypes: DTYPES }, { threads: THREADS });
   let promptTokens = (await runner.extract({ images: [await photo(1)], text: TEXT })).promptTokens;
   const savRss = process.resourceUsage().maxRSS * 1024;
-  let bothRss = 0;
-  const sampler = setInterval(() => (bothRss = Math.max(bothRss, process.memoryUsage().rss)), 100);
+  const rss = sampleRss();
 
   env.allowRemoteModels = false;
   env.localModelPath = `${path.dirname(DIR)}/`;
   const processor = await AutoProcessor.from_pretrained(PRESET);
   (processor.image_processor as unknown as { max_pixels: number }).max_pixels = DEFAULT_MAX_PIXELS;
   const model = await Qwen2VLForConditionalGeneration.from_pretrained(PRESET, { dtype: "int8", session_options: { intraOpNumThreads: THREADS, interOpNumThreads: 1 } });
-  const ours: { preprocessMs: number; visionMs: number; decoderMs: number; totalMs: number }[] = [];
-  const peer: { processorMs: number; forwardMs: number }[] = [];
-  const runOurs = async (i: number): Promise<void> => {
+  const runOurs = async (i: number) => {
     const result = await runner.extract({ images: [await photo(i + 2)], text: TEXT });
     promptTokens = result.promptTokens;
-    if (i > 0) ours.push(result.timings);
     log(`[qwen2vl] sav-mcp round ${i}: ${result.timings.totalMs.toFixed(0)} ms`);
+    const { preprocessMs, visionMs, decoderMs, totalMs } = result.timings;
+    return { preprocessMs, visionMs, decoderMs, totalMs };
   };
-  const runPeer = async (i: number): Promise<void> => {
+  const runPeer = async (i: number) => {
     const image = await RawImage.fromBlob(new Blob([await photo(100 + i)]));
     const started = performance.now();
     const text = processor.apply_chat_template([{ role: "user", content: [{ type: "image" }, { type: "text", text: TEXT }] }], { add_generation_prompt: true });
@@ -76,18 +75,15 @@ export async function runQwen2VLBenchmark(): Promise<string> {
     const processed = performance.now();
     await model.forward(inputs);
     const done = performance.now();
-    if (i > 0) peer.push({ processorMs: processed - started, forwardMs: done - processed });
     log(`[qwen2vl] transformers.js round ${i}: ${(done - started).toFixed(0)} ms`);
+    return { processorMs: processed - started, forwardMs: done - processed };
   };
-  for (let i = 0; i <= ROUNDS; i++) {
-    if (i % 2 === 0) await runOurs(i).then(() => runPeer(i));
-    else await runPeer(i).then(() => runOurs(i));
-  }
-  clearInterval(sampler);
+  // Both stay loaded and the rounds interleave image by image, alternating which goes first.
+  const { a: ours, b: peer } = await interleaved(ROUNDS, runOurs, runPeer);
+  const bothRss = rss.stop();
   await runner.close();
   await model.dispose();
-  const loadAfter = (await import("node:os")).loadavg();
-  const os = await import("node:os");
+  const loadAfter = os.loadavg();
 
   const m = (key: keyof (typeof ours)[number]): number => median(ours.map((r) => r[key]));
   const scaled = { vision: (m("visionMs") * FULL.blocks) / BENCH.blocks, decoder: (m("decoderMs") * FULL.layers) / BENCH.layers };
@@ -130,7 +126,7 @@ export async function runQwen2VLBenchmark(): Promise<string> {
     "## Qwen2-VL-2B-shaped model (qwen2_vl family)",
     "",
     `Per new 640×480 JPEG at the default maxPixels ${DEFAULT_MAX_PIXELS} (234 image tokens, ${promptTokens} prompt tokens), int8 graphs, ${THREADS} threads,`,
-    `median of ${ROUNDS} rounds after a warm-up, each round a new image, the two interleaved image by image. Host: ${os.hostname()}, ${os.cpus()[0]?.model ?? "unknown CPU"} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB,`,
+    `median of ${ROUNDS} rounds after a warm-up, each round a new image, the two interleaved image by image. Host: ${hostLine()},`,
     `shared with other agents (1-minute load average ${loadBefore[0]!.toFixed(1)} before the run, ${loadAfter[0]!.toFixed(1)} after): compare ratios rather than absolute times.`,
     ...shape,
     "",

@@ -13,6 +13,7 @@ import { ModelRunner } from "../../src/model/runner.js";
 import { inputMetadata, int64Tensor } from "../../src/model/tensors.js";
 import type { ExtractResult } from "../../src/model/types.js";
 import { BENCH_MODEL_DIR, BENCH_MODEL_ID, log, median, peakRssBytes, testImage } from "./common.js";
+import { headAgreement } from "./compare.js";
 
 export const BENCH_TEXT = "What is in this image?";
 
@@ -353,18 +354,6 @@ async function threads(config: ThreadsConfig): Promise<ThreadsResult> {
   };
 }
 
-function cosine(a: Float32Array, b: Float32Array, from: number, to: number): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = from; i < to; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return dot / Math.sqrt(na * nb);
-}
-
 async function fidelity(config: FidelityConfig): Promise<FidelityResult> {
   const images = await Promise.all(Array.from({ length: config.images }, (_, i) => testImage(500 + i)));
   const vectorsOf = async (dtypes: Dtypes): Promise<ExtractResult[]> => {
@@ -381,21 +370,8 @@ async function fidelity(config: FidelityConfig): Promise<FidelityResult> {
   const rows: FidelityRow[] = [];
   for (const dtypes of config.combinations) {
     const results = await vectorsOf(dtypes);
-    const perHead: number[] = [];
-    const whole: number[] = [];
-    results.forEach((result, i) => {
-      const ref = reference[i]!.vectors;
-      for (let h = 0; h < heads; h++) perHead.push(cosine(result.vectors, ref, h * shape.headDim, (h + 1) * shape.headDim));
-      whole.push(cosine(result.vectors, ref, 0, ref.length));
-    });
-    const sorted = [...perHead].sort((a, b) => a - b);
-    rows.push({
-      dtypes,
-      meanCosine: perHead.reduce((s, v) => s + v, 0) / perHead.length,
-      p5Cosine: sorted[Math.floor(0.05 * (sorted.length - 1))]!,
-      minCosine: sorted[0]!,
-      wholeVectorCosine: whole.reduce((s, v) => s + v, 0) / whole.length,
-    });
+    const agreement = headAgreement(results.map((r) => r.vectors), reference.map((r) => r.vectors), shape.headDim);
+    rows.push({ dtypes, meanCosine: agreement.meanCosine, p5Cosine: agreement.p5Cosine, minCosine: agreement.minCosine, wholeVectorCosine: agreement.wholeCosine });
   }
   return { images: config.images, heads, rows };
 }
