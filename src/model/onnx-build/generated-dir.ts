@@ -3,7 +3,7 @@
  * in each variant, and the stamped, atomic "generate unless already there" of a model directory.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { encodeModel, type GraphModel } from "./graph-builder.js";
 import { quantizeInt8, quantizeQ4 } from "./quantize.js";
@@ -60,6 +60,29 @@ export async function writeGraphs(
     }
     progress(`  ${component.name} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
+}
+
+export interface OutputDir {
+  /** The absolute directory. */
+  dir: string;
+  /** Paths relative to dir, in write order. */
+  files: string[];
+  write(relative: string, data: string | Uint8Array): Promise<void>;
+}
+
+/** Creates `<outDir>/onnx` and returns a writer that records what it wrote. */
+export async function openOutputDir(outDir: string): Promise<OutputDir> {
+  const dir = path.resolve(outDir);
+  const files: string[] = [];
+  await mkdir(path.join(dir, "onnx"), { recursive: true });
+  return {
+    dir,
+    files,
+    async write(relative, data) {
+      await writeFile(path.join(dir, relative), data);
+      files.push(relative);
+    },
+  };
 }
 
 /** A generated JSON file's text (two-space indent, final newline, as the published files). */

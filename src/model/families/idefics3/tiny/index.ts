@@ -4,9 +4,9 @@
  * node naming as HuggingFaceTB/SmolVLM-256M-Instruct, so the runner is proven on a drop-in.
  */
 import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { checkSeed, ensureGenerated, normalizeVariants, jsonText, STAMP_FILE, writeGraphs, type GraphVariant } from "../../../onnx-build/generated-dir.js";
+import { checkSeed, ensureGenerated, jsonText, normalizeVariants, openOutputDir, STAMP_FILE, writeGraphs, type GraphVariant } from "../../../onnx-build/generated-dir.js";
 import { modelConfig, preprocessorConfig, processorConfig, type JsonObject, type JsonValue } from "./config-files.js";
 import { buildDecoder } from "./decoder.js";
 import { detectSharedModelDir } from "./paths.js";
@@ -101,14 +101,7 @@ export async function generateModel(options: GenerateOptions): Promise<GenerateR
   const sharedDir = resolveSharedDir(options.sharedModelDir);
   const tokenizerSource = sharedDir ? "shared" : "fallback";
   const progress = options.onProgress ?? (() => {});
-  const outDir = path.resolve(options.outDir);
-  const files: string[] = [];
-
-  await mkdir(path.join(outDir, "onnx"), { recursive: true });
-  const write = async (relative: string, data: string | Uint8Array): Promise<void> => {
-    await writeFile(path.join(outDir, relative), data);
-    files.push(relative);
-  };
+  const { dir: outDir, files, write } = await openOutputDir(options.outDir);
 
   const marker = { random_weights: true as const, preset, seed, generator_version: GENERATOR_VERSION };
   const base = async (file: string, fallback: JsonObject): Promise<JsonObject> =>

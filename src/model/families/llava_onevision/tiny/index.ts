@@ -5,9 +5,7 @@
  * holding only `image_newline` (stored fp16, as the converter saves it) for the Range-request pull path.
  */
 import { createHash } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
-import path from "node:path";
-import { checkSeed, ensureGenerated, jsonText, normalizeVariants, STAMP_FILE, writeGraphs, type GraphVariant } from "../../../onnx-build/generated-dir.js";
+import { checkSeed, ensureGenerated, jsonText, normalizeVariants, openOutputDir, STAMP_FILE, writeGraphs, type GraphVariant } from "../../../onnx-build/generated-dir.js";
 import { uniformTensor } from "../../../onnx-build/rng.js";
 import { decodeTensorBytes, locateTensor, saveStoredTensor, type StoredTensor } from "../../../registry/safetensors-range.js";
 import { IMAGE_NEWLINE_FILE } from "../config.js";
@@ -82,9 +80,7 @@ export async function generateTinyLlavaOnevision(options: LlavaGenerateOptions):
   const stamp = stampOf(options);
   const { seed, variants } = stamp;
   const progress = options.onProgress ?? (() => {});
-  const outDir = path.resolve(options.outDir);
-  await mkdir(path.join(outDir, "onnx"), { recursive: true });
-  const write = (relative: string, data: string | Uint8Array) => writeFile(path.join(outDir, relative), data);
+  const { dir: outDir, write } = await openOutputDir(options.outDir);
 
   const marker = { random_weights: true, preset, seed, generator_version: LLAVA_GENERATOR_VERSION };
   await write("config.json", jsonText(llavaOnevisionConfig(sizes, marker)));

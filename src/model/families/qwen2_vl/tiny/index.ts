@@ -3,9 +3,8 @@
  * files, config layout, special tokens and ids, chat template, ONNX input/output names, dynamic axes and
  * node naming, so the family's runner path is proven on a drop-in (and transformers.js loads it).
  */
-import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { checkSeed, ensureGenerated, normalizeVariants, jsonText, STAMP_FILE, writeGraphs, type GraphVariant } from "../../../onnx-build/generated-dir.js";
+import { checkSeed, ensureGenerated, jsonText, normalizeVariants, openOutputDir, STAMP_FILE, writeGraphs, type GraphVariant } from "../../../onnx-build/generated-dir.js";
 import { buildQwen2Decoder, buildQwen2EmbedTokens } from "../../qwen2/tiny/decoder.js";
 import { qwen2VLConfig, qwen2VLTokenizer, qwen2VLTokenizerConfig } from "./config-files.js";
 import { externalizeWeights } from "./external-data.js";
@@ -53,13 +52,7 @@ export async function generateQwen2VLModel(options: Qwen2VLGenerateOptions): Pro
   const sizes = QWEN2_VL_PRESETS[stamp.preset];
   validateQwen2VLSizes(sizes);
   const progress = options.onProgress ?? (() => {});
-  const outDir = path.resolve(options.outDir);
-  const files: string[] = [];
-  await mkdir(path.join(outDir, "onnx"), { recursive: true });
-  const write = async (relative: string, data: string | Uint8Array): Promise<void> => {
-    await writeFile(path.join(outDir, relative), data);
-    files.push(relative);
-  };
+  const { dir: outDir, files, write } = await openOutputDir(options.outDir);
   const marker = { random_weights: true as const, preset: stamp.preset, seed: stamp.seed, generator_version: QWEN2_VL_GENERATOR_VERSION };
   await write("config.json", jsonText(qwen2VLConfig(sizes, marker)));
   await write("preprocessor_config.json", jsonText(QWEN2_VL_PREPROCESSOR_CONFIG));
