@@ -4,10 +4,9 @@
  * Qwen2 tokenizer with the real special-token ids, fp32 / q4 / int8 graphs, and a `model.safetensors`
  * holding only `image_newline` (stored fp16, as the converter saves it) for the Range-request pull path.
  */
-import { createHash } from "node:crypto";
 import { checkSeed, ensureGenerated, jsonText, normalizeVariants, openOutputDir, STAMP_FILE, writeGraphs, type GraphVariant } from "../../../onnx-build/generated-dir.js";
 import { uniformTensor } from "../../../onnx-build/rng.js";
-import { decodeTensorBytes, locateTensor, saveStoredTensor, type StoredTensor } from "../../../registry/safetensors-range.js";
+import { locateTensor, saveStoredTensor, storedTensor, type StoredTensor } from "../../../registry/safetensors-range.js";
 import { IMAGE_NEWLINE_FILE } from "../config.js";
 import { buildQwen2Decoder, buildQwen2EmbedTokens } from "../../qwen2/tiny/decoder.js";
 import {
@@ -122,22 +121,12 @@ function storedFromLocalCheckpoint(checkpoint: Buffer): StoredTensor {
   const headerLength = Number(checkpoint.readBigUInt64LE(0));
   const header = JSON.parse(checkpoint.subarray(8, 8 + headerLength).toString("utf8")) as Record<string, unknown>;
   const tensor = locateTensor(headerLength, header, ["image_newline"], "model.safetensors");
-  const bytes = checkpoint.subarray(tensor.start, tensor.end);
-  return {
-    name: tensor.name,
-    shape: tensor.shape,
-    storedDtype: tensor.dtype,
-    values: Array.from(decodeTensorBytes(tensor.dtype, bytes)),
-    provenance: {
-      repository: `generated:${TINY_LLAVA_ONEVISION_ID}`,
-      revision: `generator-${LLAVA_GENERATOR_VERSION}`,
-      file: "model.safetensors",
-      tensor: tensor.name,
-      byteRange: [tensor.start, tensor.end],
-      sha256: createHash("sha256").update(bytes).digest("hex"),
-      fetchedAt: new Date(0).toISOString(),
-    },
-  };
+  return storedTensor(tensor, checkpoint.subarray(tensor.start, tensor.end), {
+    repository: `generated:${TINY_LLAVA_ONEVISION_ID}`,
+    revision: `generator-${LLAVA_GENERATOR_VERSION}`,
+    file: "model.safetensors",
+    fetchedAt: new Date(0).toISOString(),
+  });
 }
 
 /** outDir holding a model generated with these options; generated (atomically: see ensureGenerated) when missing or stale. */

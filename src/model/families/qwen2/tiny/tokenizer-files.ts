@@ -1,22 +1,12 @@
 /** The fallback Qwen2 tokenizer files (tokenizer.json, tokenizer_config.json) of the generated Qwen2-based models. */
 
+import { addMergeChains, byteLevelAlphabet } from "../../../onnx-build/byte-level-bpe.js";
+
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 export interface SpecialToken {
   id: number;
   content: string;
-}
-
-/** GPT-2 byte-to-unicode symbols in Qwen2's id order: printable bytes first ('!' = 0), '\n' = 'Ċ' = 198. */
-function byteSymbols(): string[] {
-  const printable: number[] = [];
-  for (let b = 0x21; b <= 0x7e; b++) printable.push(b);
-  for (let b = 0xa1; b <= 0xac; b++) printable.push(b);
-  for (let b = 0xae; b <= 0xff; b++) printable.push(b);
-  const symbols = printable.map((b) => String.fromCharCode(b));
-  let next = 0;
-  for (let b = 0; b < 256; b++) if (!printable.includes(b)) symbols.push(String.fromCharCode(256 + next++));
-  return symbols;
 }
 
 /** Words with merge chains in the fallback BPE ('Ġ' is the byte-level space). */
@@ -33,21 +23,8 @@ const QWEN2_SPLIT_PATTERN =
  */
 export function fallbackQwen2Tokenizer(specialTokens: readonly SpecialToken[]): Json {
   const vocab: Record<string, number> = {};
-  byteSymbols().forEach((symbol, id) => (vocab[symbol] = id));
-  let nextId = 256;
-  const merges: string[] = [];
-  for (const word of FALLBACK_WORDS) {
-    const symbols = Array.from(word);
-    let left = symbols[0] as string;
-    for (const right of symbols.slice(1)) {
-      const merged = left + right;
-      if (!(merged in vocab)) {
-        merges.push(`${left} ${right}`);
-        vocab[merged] = nextId++;
-      }
-      left = merged;
-    }
-  }
+  byteLevelAlphabet().forEach((symbol, id) => (vocab[symbol] = id));
+  const merges = addMergeChains(vocab, FALLBACK_WORDS, 256).map(([left, right]) => `${left} ${right}`);
   const byteLevel = { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: false };
   return {
     version: "1.0",
