@@ -9,6 +9,7 @@
  */
 import { BIAS_STD, EMBEDDING_STD, linearStd, MASK_MIN, NORM_WEIGHT_STD, ropeInverseFrequencies } from "../../../onnx-build/init.js";
 import { attr, DataType, GraphBuilder, type GraphModel } from "../../../onnx-build/graph-builder.js";
+import { applyRotary, rmsNorm } from "../../../onnx-build/layers.js";
 import { uniformTensor } from "../../../onnx-build/rng.js";
 import { qwen2HeadDim, type Qwen2ExportLayout, type Qwen2TextSizes } from "./sizes.js";
 
@@ -96,23 +97,12 @@ export function buildQwen2Decoder(text: Qwen2TextSizes, seed: number, layout: Qw
   const cos = b.op(rs, "Unsqueeze", [select(b.op(rs, "Cos", [angles])), b.int64([1])]);
   const sin = b.op(rs, "Unsqueeze", [select(b.op(rs, "Sin", [angles])), b.int64([1])]);
 
-  const rmsNorm = (scope: string, x: string, weightName: string): string => {
-    const w = weight(weightName, [D], NORM_WEIGHT_STD, 1);
-    const variance = b.op(scope, "ReduceMean", [b.op(scope, "Pow", [x, b.float([2])])], { attrs: { axes: attr.ints([-1]), keepdims: attr.int(1) } });
-    const inv = b.op(scope, "Reciprocal", [b.op(scope, "Sqrt", [b.op(scope, "Add", [variance, b.float([text.rmsNormEps])])])]);
-    return b.op(scope, "Mul", [w, b.op(scope, "Mul", [x, inv])]);
-  };
+  const norm = (scope: string, x: string, weightName: string): string => rmsNorm(b, scope, x, weight(weightName, [D], NORM_WEIGHT_STD, 1), text.rmsNormEps);
   const linear = (scope: string, x: string, prefix: string, inF: number, outF: number, bias: boolean): string => {
     const product = b.op(scope, "MatMul", [x, weight(`${prefix}.weight`, [inF, outF], linearStd(inF))]);
     return bias ? b.op(scope, "Add", [weight(`${prefix}.bias`, [outF], BIAS_STD), product]) : product;
   };
-  const half = hd / 2;
-  const rotate = (scope: string, x: string): string => {
-    const first = b.op(scope, "Slice", [x, b.int64([0]), b.int64([half]), b.int64([-1])]);
-    const second = b.op(scope, "Slice", [x, b.int64([half]), b.int64([hd]), b.int64([-1])]);
-    const rotated = b.op(scope, "Concat", [b.op(scope, "Neg", [second]), first], { attrs: { axis: attr.int(-1) } });
-    return b.op(scope, "Add", [b.op(scope, "Mul", [x, cos]), b.op(scope, "Mul", [rotated, sin])]);
-  };
+  const rotate = (scope: string, x: string): string => applyRotary(b, scope, x, cos, sin, hd);
 
   const repeatIndices = Array.from({ length: H }, (_, h) => Math.floor(h / (H / KV)));
   const perm0213 = { attrs: { perm: attr.ints([0, 2, 1, 3]) } };
@@ -121,7 +111,7 @@ export function buildQwen2Decoder(text: Qwen2TextSizes, seed: number, layout: Qw
     const ls = `/model/layers.${i}`;
     const sa = `${ls}/self_attn`;
     const wp = `model.layers.${i}`;
-    const normed = rmsNorm(`${ls}/input_layernorm`, hidden, `${wp}.input_layernorm.weight`);
+    const normed = norm(`${ls}/input_layernorm`, hidden, `${wp}.input_layernorm.weight`);
     const q = linear(`${sa}/q_proj`, normed, `${wp}.self_attn.q_proj`, D, H * hd, true);
     const k = linear(`${sa}/k_proj`, normed, `${wp}.self_attn.k_proj`, D, KV * hd, true);
     const v = linear(`${sa}/v_proj`, normed, `${wp}.self_attn.v_proj`, D, KV * hd, true);
@@ -140,14 +130,14 @@ export function buildQwen2Decoder(text: Qwen2TextSizes, seed: number, layout: Qw
     const attnOut = linear(`${sa}/o_proj`, merged, `${wp}.self_attn.o_proj`, H * hd, D, false);
     b.annotate(attnOut, F, ["batch_size", "sequence_length", D]);
     const afterAttn = b.op(ls, "Add", [hidden, attnOut]);
-    const normed2 = rmsNorm(`${ls}/post_attention_layernorm`, afterAttn, `${wp}.post_attention_layernorm.weight`);
+    const normed2 = norm(`${ls}/post_attention_layernorm`, afterAttn, `${wp}.post_attention_layernorm.weight`);
     const ms = `${ls}/mlp`;
     const gate = linear(`${ms}/gate_proj`, normed2, `${wp}.mlp.gate_proj`, D, text.intermediateSize, false);
     const silu = b.op(`${ms}/act_fn`, "Mul", [gate, b.op(`${ms}/act_fn`, "Sigmoid", [gate])]);
     const up = linear(`${ms}/up_proj`, normed2, `${wp}.mlp.up_proj`, D, text.intermediateSize, false);
     hidden = b.op(ls, "Add", [afterAttn, linear(`${ms}/down_proj`, b.op(ms, "Mul", [silu, up]), `${wp}.mlp.down_proj`, text.intermediateSize, D, false)]);
   }
-  const finalNorm = rmsNorm("/model/norm", hidden, "model.norm.weight");
+  const finalNorm = norm("/model/norm", hidden, "model.norm.weight");
   const lmHead = b.initializer("lm_head.weight", F, [D, text.vocabSize], transposed(embeddingTable(text, seed, layout), text.vocabSize, D));
   b.op("/lm_head", "MatMul", [finalNorm, lmHead], { outputs: ["logits"] });
   return b.model;
