@@ -6,12 +6,13 @@
 import { StoreError, type ExampleRecord, type NewExample, type TaskRecord } from "./types.js";
 import { float32ToLittleEndian, shapeSize } from "./vectors.js";
 
-type BigInt = number | string;
+/** A BIGINT column: a number in SQLite, a string from pg. */
+type BigIntColumn = number | string;
 /** A JSON column: text in SQLite, already parsed from JSONB by pg. */
 type JsonColumn<T> = string | T;
 
 export interface TaskRow {
-  id: BigInt;
+  id: BigIntColumn;
   name: string;
   description: string | null;
   prompt: string;
@@ -25,7 +26,7 @@ export interface TaskRow {
   heads: number;
   head_dim: number;
   processing: JsonColumn<TaskRecord["processing"]> | null;
-  example_version: BigInt;
+  example_version: BigIntColumn;
   /** Absent from the PostgreSQL schema. */
   min_confidence?: number | null;
   created_at: string;
@@ -33,8 +34,8 @@ export interface TaskRow {
 }
 
 export interface ExampleRow {
-  id: BigInt;
-  task_id: BigInt;
+  id: BigIntColumn;
+  task_id: BigIntColumn;
   label: string;
   text: string | null;
   image_hashes: JsonColumn<string[]>;
