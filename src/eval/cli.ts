@@ -84,8 +84,8 @@ export async function evalCommand(flags: EvalFlags, globals: EvalGlobals, io: Ev
     modelDir: resolvedDir(globals.modelDir),
     modelsDir: resolvedDir(globals.modelsDir),
   });
-  const train = loadDataset(flags.train, { imageRoot: flags.imageRoot });
-  const test = flags.test ? loadDataset(flags.test, { imageRoot: flags.imageRoot }) : null;
+  const train = await loadDataset(flags.train, { imageRoot: flags.imageRoot });
+  const test = flags.test ? await loadDataset(flags.test, { imageRoot: flags.imageRoot }) : null;
   let trainItems = train.items;
   let testItems = test?.items ?? [];
   let split: { perLabel: number; seed: number } | null = null;

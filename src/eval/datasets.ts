@@ -2,12 +2,12 @@
  * Datasets for `sav-mcp eval`, in three layouts:
  * - an ImageFolder directory: one sub-directory per label, image files inside (nested folders are read too);
  * - a CSV or JSONL manifest (`.csv`, `.jsonl`): rows `path,label[,text]` (CSV with or without that header;
- *   several images in one row separated by `;`), or JSON lines {path|image|images, label, text?};
+ *   several images in one row separated by `|` or `;`), or JSON lines {path|image|images, label, text?};
  * - a JSON file of the SAVs reference repository (`data/*.json`: an array of objects), reading `label`, the
  *   images from `image` (a string or a list), `images`, or `image_1` … `image_4` (BLINK), and the text from the
  *   first of `question` (EuroSAT, Pets, BLINK, NaturalBench), `instruction` (VLGuard), `claim` (MHaluBench) or
  *   `text`. `.jsonl` files with these fields (the reference `general` format, CameraBench) read the same way.
- * Relative image paths resolve against the manifest's directory, or `imageRoot` when given. The reference files
+ * The folder and manifest readers are add_examples' (`src/datasets/`). Relative image paths resolve against the manifest's directory, or `imageRoot` when given. The reference files
  * carry absolute paths from their authors' machines: when such a path does not exist and `imageRoot` is given,
  * its trailing components are tried under `imageRoot`, longest first (so `/home/x/data/vlguard/train/a.png`
  * finds `<root>/vlguard/train/a.png` or `<root>/train/a.png`).
@@ -15,11 +15,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-
-export const IMAGE_EXTENSIONS = [".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".avif", ".bmp"];
-/** Text fields of the reference data files, in the order they are looked for. */
-export const REFERENCE_TEXT_FIELDS = ["question", "instruction", "claim", "text"] as const;
-const REFERENCE_IMAGE_LIST_FIELDS = ["image_1", "image_2", "image_3", "image_4"];
+import { IMAGE_EXTENSIONS, listImageFolder } from "../datasets/image-folder.js";
+import { manifestFormat, parseManifest, rowFromObject, type ManifestProblem, type ManifestRow } from "../datasets/manifest.js";
 
 export const datasetItemSchema = z.object({
   images: z.array(z.string()).min(1),
@@ -45,26 +42,9 @@ export class DatasetError extends Error {
   }
 }
 
-function listImagesRecursively(dir: string): string[] {
-  const found: string[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    if (entry.name.startsWith(".")) continue;
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) found.push(...listImagesRecursively(full));
-    else if (IMAGE_EXTENSIONS.includes(path.extname(entry.name).toLowerCase())) found.push(full);
-  }
-  return found;
-}
-
-function readImageFolder(dir: string): Dataset {
-  const labels = fs
-    .readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && !e.name.startsWith("."))
-    .map((e) => e.name)
-    .sort();
-  const items = labels.flatMap((label) =>
-    listImagesRecursively(path.join(dir, label)).map((file) => ({ images: [file], label, text: null })),
-  );
+async function readImageFolder(dir: string): Promise<Dataset> {
+  const { labels } = await listImageFolder(dir);
+  const items = labels.flatMap(({ label, files }) => files.map((file) => ({ images: [path.join(dir, file)], label, text: null })));
   if (items.length === 0) {
     throw new DatasetError(
       `${dir} holds no images in label sub-directories. An ImageFolder dataset looks like ${dir}/<label>/<image>` +
@@ -72,29 +52,6 @@ function readImageFolder(dir: string): Dataset {
     );
   }
   return { source: dir, format: "image-folder", items, textField: null };
-}
-
-/** One CSV line into cells (RFC 4180 quoting: "a, b" and doubled quotes). */
-export function parseCsvLine(line: string): string[] {
-  const cells: string[] = [];
-  let cell = "";
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!;
-    if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else cell += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ",") {
-      cells.push(cell);
-      cell = "";
-    } else cell += ch;
-  }
-  cells.push(cell);
-  return cells.map((c) => c.trim());
 }
 
 interface Resolver {
@@ -115,66 +72,18 @@ function imageResolver(manifest: string, imageRoot: string | undefined): Resolve
   };
 }
 
-function readCsv(file: string, content: string, resolve: Resolver): Dataset {
-  const lines = content.split(/\r?\n/).filter((l) => l.trim() !== "");
-  if (lines.length === 0) throw new DatasetError(`${file} is empty; expected rows path,label[,text]`);
-  let columns = { path: 0, label: 1, text: 2 };
-  const first = parseCsvLine(lines[0]!).map((c) => c.toLowerCase());
-  const hasHeader = first.includes("label");
-  if (hasHeader) {
-    const find = (...names: string[]) => first.findIndex((c) => names.includes(c));
-    columns = { path: find("path", "image", "images", "file"), label: find("label"), text: find("text", "question") };
-    if (columns.path < 0) throw new DatasetError(`${file}: the header has no path column (path, image, images or file)`);
-  }
-  const items = lines.slice(hasHeader ? 1 : 0).map((line, index) => {
-    const cells = parseCsvLine(line);
-    const label = cells[columns.label] ?? "";
-    const images = (cells[columns.path] ?? "").split(";").map((p) => p.trim()).filter((p) => p !== "");
-    if (label === "" || images.length === 0) {
-      throw new DatasetError(`${file} row ${index + (hasHeader ? 2 : 1)}: expected path,label[,text]; got "${line.slice(0, 120)}"`);
-    }
-    const text = columns.text >= 0 && cells[columns.text] ? cells[columns.text]! : null;
-    return { images: images.map(resolve), label, text };
-  });
-  return { source: file, format: "csv", items, textField: null };
+function problemsError(file: string, unit: "line" | "item", problems: ManifestProblem[]): DatasetError {
+  const listed = problems.slice(0, 5).map((p) => `${unit} ${p.line}: ${p.reason}`);
+  const more = problems.length > 5 ? `; … and ${problems.length - 5} more` : "";
+  return new DatasetError(`${file}: ${listed.join("; ")}${more}`);
 }
 
-function stringList(value: unknown): string[] {
-  if (typeof value === "string") return [value];
-  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === "string");
-  return [];
-}
-
-function itemFromObject(row: unknown, where: string, resolve: Resolver): { item: DatasetItem; textField: string | null } {
-  if (row === null || typeof row !== "object" || Array.isArray(row)) throw new DatasetError(`${where}: expected a JSON object`);
-  const record = row as Record<string, unknown>;
-  const label = record.label;
-  if (typeof label !== "string" || label.trim() === "") {
-    throw new DatasetError(`${where}: needs a string "label" (got ${JSON.stringify(label)?.slice(0, 60)})`);
-  }
-  const images = [
-    ...stringList(record.path),
-    ...stringList(record.image),
-    ...stringList(record.images),
-    ...REFERENCE_IMAGE_LIST_FIELDS.flatMap((field) => stringList(record[field])),
-  ];
-  if (images.length === 0) {
-    throw new DatasetError(`${where}: no image; give "image" (string or list), "images", "path" or "image_1"…"image_4"`);
-  }
-  const textField = REFERENCE_TEXT_FIELDS.find((field) => typeof record[field] === "string") ?? null;
-  const text = textField ? (record[textField] as string) : null;
-  return { item: { images: images.map(resolve), label: label.trim(), text }, textField };
-}
-
-function readJsonRows(file: string, rows: unknown[], format: DatasetFormat, resolve: Resolver, lineNumbers: boolean): Dataset {
-  const fields = new Set<string | null>();
-  const items = rows.map((row, index) => {
-    const { item, textField } = itemFromObject(row, `${file} ${lineNumbers ? "line" : "item"} ${index + 1}`, resolve);
-    fields.add(textField);
-    return item;
-  });
-  if (items.length === 0) throw new DatasetError(`${file} holds no items`);
-  const textField = fields.size === 1 ? [...fields][0]! : null;
+function datasetOf(file: string, format: DatasetFormat, rows: ManifestRow[], resolve: Resolver): Dataset {
+  if (rows.length === 0) throw new DatasetError(`${file} holds no items; expected rows path,label[,text]`);
+  const items = rows.map((row) => ({ images: row.paths.map(resolve), label: row.label, text: row.text ?? null }));
+  // CSV has no field names: its text is plain text.
+  const fields = new Set(rows.map((row) => row.textField ?? null));
+  const textField = format !== "csv" && fields.size === 1 ? [...fields][0]! : null;
   return { source: file, format, items, textField };
 }
 
@@ -183,7 +92,7 @@ export interface LoadDatasetOptions {
 }
 
 /** Reads a dataset; throws DatasetError with what was expected when the layout is not recognised. */
-export function loadDataset(location: string, options: LoadDatasetOptions = {}): Dataset {
+export async function loadDataset(location: string, options: LoadDatasetOptions = {}): Promise<Dataset> {
   const resolved = path.resolve(location);
   let stat: fs.Stats;
   try {
@@ -191,24 +100,15 @@ export function loadDataset(location: string, options: LoadDatasetOptions = {}):
   } catch {
     throw new DatasetError(`${location} does not exist; give an ImageFolder directory or a .csv, .jsonl or .json file`);
   }
-  if (stat.isDirectory()) return readImageFolder(resolved);
+  if (stat.isDirectory()) return await readImageFolder(resolved);
   const resolve = imageResolver(resolved, options.imageRoot ? path.resolve(options.imageRoot) : undefined);
   const content = fs.readFileSync(resolved, "utf8");
   const extension = path.extname(resolved).toLowerCase();
-  if (extension === ".csv") return readCsv(resolved, content, resolve);
-  if (extension === ".jsonl") {
-    const rows = content
-      .split(/\r?\n/)
-      .map((line, index) => ({ line, index }))
-      .filter(({ line }) => line.trim() !== "")
-      .map(({ line, index }) => {
-        try {
-          return JSON.parse(line) as unknown;
-        } catch {
-          throw new DatasetError(`${resolved} line ${index + 1} is not JSON`);
-        }
-      });
-    return readJsonRows(resolved, rows, "jsonl", resolve, true);
+  const format = manifestFormat(resolved);
+  if (format) {
+    const { rows, problems } = parseManifest(content, format);
+    if (problems.length > 0) throw problemsError(resolved, "line", problems);
+    return datasetOf(resolved, format, rows, resolve);
   }
   if (extension === ".json") {
     let parsed: unknown;
@@ -218,7 +118,10 @@ export function loadDataset(location: string, options: LoadDatasetOptions = {}):
       throw new DatasetError(`${resolved} is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
     }
     if (!Array.isArray(parsed)) throw new DatasetError(`${resolved}: a reference data file is a JSON array of items`);
-    return readJsonRows(resolved, parsed, "reference-json", resolve, false);
+    const read = parsed.map((item: unknown, index) => rowFromObject(item, index + 1));
+    const problems = read.filter((row): row is ManifestProblem => "reason" in row);
+    if (problems.length > 0) throw problemsError(resolved, "item", problems);
+    return datasetOf(resolved, "reference-json", read as ManifestRow[], resolve);
   }
   throw new DatasetError(`${location}: unknown dataset file type '${extension}'; use a directory, .csv, .jsonl or .json`);
 }

@@ -1,18 +1,7 @@
 /** The `sav-mcp eval` report: its schema (the JSON written by --json) and its Markdown rendering. */
 import { z } from "zod";
+import { accuracyByHeadCountSchema, calibrationBinSchema, perClassSchema, selectiveSchema } from "../report/metric-schemas.js";
 
-const binSchema = z.object({
-  lower: z.number(),
-  upper: z.number(),
-  count: z.number().int(),
-  confidence: z.number(),
-  accuracy: z.number(),
-});
-const selectiveSchema = z.object({
-  threshold: z.number(),
-  coverage: z.number(),
-  selectiveAccuracy: z.number().nullable(),
-});
 
 export const zeroShotSchema = z.object({
   method: z.string(),
@@ -43,18 +32,16 @@ export const evalReportSchema = z.object({
   heads: z.number().int(),
   selection: z.enum(["in-sample", "leave-one-out"]),
   labels: z.array(z.string()),
-  perClass: z.array(
-    z.object({ label: z.string(), precision: z.number(), recall: z.number(), f1: z.number(), support: z.number().int() }),
-  ),
+  perClass: perClassSchema,
   /** confusion[actual][predicted] in `labels` order. */
   confusion: z.array(z.array(z.number().int())),
-  accuracyByHeadCount: z.array(z.object({ heads: z.number().int(), accuracy: z.number() })),
+  accuracyByHeadCount: accuracyByHeadCountSchema,
   selectedHeads: z.array(z.object({ layer: z.number().int(), head: z.number().int(), score: z.number(), margin: z.number() })),
   calibration: z.object({
     /** Null when a label had one training example (then `probability` repeats the share). */
     temperature: z.number().nullable(),
-    share: z.object({ ece: z.number(), bins: z.array(binSchema) }),
-    probability: z.object({ ece: z.number(), bins: z.array(binSchema) }),
+    share: z.object({ ece: z.number(), bins: z.array(calibrationBinSchema) }),
+    probability: z.object({ ece: z.number(), bins: z.array(calibrationBinSchema) }),
     atThreshold: selectiveSchema.nullable(),
     suggestedThreshold: selectiveSchema.extend({ targetAccuracy: z.number() }).nullable(),
   }),

@@ -4,12 +4,11 @@
  * have to write one entry per image. Only names files; reading and checking the images stays with
  * the example validation, which enforces the allowed directories again on every image.
  */
-import type { Dirent } from "node:fs";
-import fs from "node:fs/promises";
 import path from "node:path";
+import { IMAGE_EXTENSIONS, listImageFolder, naturalOrder } from "../datasets/image-folder.js";
+import { manifestFormat, parseManifest, type ManifestProblem } from "../datasets/manifest.js";
 import { quoteList, ToolError } from "./errors.js";
 import { PathPolicyError, readFileInside, resolveFolderInside } from "./path-policy.js";
-import { manifestFormat, parseManifest, type ManifestProblem } from "./dataset-manifest.js";
 import { globMatcher } from "./glob.js";
 
 export interface DatasetRequest {
@@ -47,25 +46,8 @@ export interface DatasetExpansion {
   rejected: { location: string; reason: string }[];
 }
 
-/** File name endings read as images (the formats the decoder accepts). */
-export const IMAGE_EXTENSIONS = [".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif", ".heic", ".heif", ".tif", ".tiff"] as const;
-
 /** Manifests are read whole; this bounds memory for a file given by mistake. */
 export const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
-
-/** Label subfolders are walked this deep, without following symbolic links to folders. */
-const MAX_FOLDER_DEPTH = 8;
-
-const naturalOrder = new Intl.Collator("en", { numeric: true }).compare;
-
-function isImageFile(name: string): boolean {
-  const lower = name.toLowerCase();
-  return IMAGE_EXTENSIONS.some((extension) => lower.endsWith(extension));
-}
-
-function isHidden(name: string): boolean {
-  return name.startsWith(".");
-}
 
 export async function expandDataset(
   request: DatasetRequest,
@@ -122,46 +104,22 @@ async function folderExamples(
   include: ((relativePath: string) => boolean) | undefined,
 ): Promise<Map<string, DatasetExample[]>> {
   const root = await resolveReadableFolder(raw, allowedDirs);
-  const perLabel = new Map<string, DatasetExample[]>();
-  const entries = await fs.readdir(root, { withFileTypes: true });
-  const labelDirs = entries.filter((entry) => entry.isDirectory() && !isHidden(entry.name));
-  if (labelDirs.length === 0) {
-    const loose = entries.filter((entry) => entry.isFile() && isImageFile(entry.name)).length;
+  const { labels, looseImages } = await listImageFolder(root);
+  if (labels.length === 0) {
     throw new ToolError(
-      `Folder '${raw}' has no label subfolders${loose ? ` (it holds ${loose} images directly)` : ""}. ` +
+      `Folder '${raw}' has no label subfolders${looseImages ? ` (it holds ${looseImages} images directly)` : ""}. ` +
         `The folder layout is one subfolder per label, named after the label: ${raw}/<label>/<image>. ` +
         "Move the images into label subfolders, or list them in a manifest (CSV path,label) and pass `manifest`.",
     );
   }
-  for (const dir of labelDirs) {
-    const files = await imageFilesUnder(path.join(root, dir.name), MAX_FOLDER_DEPTH);
+  const perLabel = new Map<string, DatasetExample[]>();
+  for (const { label, files } of labels) {
     const examples = files
-      .map((file) => path.relative(root, file).split(path.sep).join("/"))
       .filter((relative) => include === undefined || include(relative))
-      .sort(naturalOrder)
-      .map((relative) => ({ images: [{ path: path.join(root, relative) }], label: dir.name, location: relative }));
-    if (examples.length > 0) perLabel.set(dir.name, examples);
+      .map((relative) => ({ images: [{ path: path.join(root, relative) }], label, location: relative }));
+    if (examples.length > 0) perLabel.set(label, examples);
   }
   return perLabel;
-}
-
-async function imageFilesUnder(dir: string, depth: number): Promise<string[]> {
-  let entries: Dirent[];
-  try {
-    entries = await fs.readdir(dir, { withFileTypes: true });
-  } catch {
-    // An unreadable subfolder contributes no images; the others still count.
-    return [];
-  }
-  const files: string[] = [];
-  for (const entry of entries) {
-    if (isHidden(entry.name)) continue;
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory() && depth > 1) files.push(...(await imageFilesUnder(full, depth - 1)));
-    // Linked files are listed; the image reader checks where a link really points.
-    else if ((entry.isFile() || entry.isSymbolicLink()) && isImageFile(entry.name)) files.push(full);
-  }
-  return files;
 }
 
 /** The folder's real path, through the one path policy (inside an allowed directory, as written and as resolved). */

@@ -1,6 +1,7 @@
 import pg from "pg";
 import { migratePostgres } from "./postgres-migrations.js";
-import { EXAMPLE_COLUMNS, exampleFromRow, taskFromRow, type ExampleRow, type Query, type TaskRow } from "./postgres-rows.js";
+import type { Query } from "./postgres-rows.js";
+import { EXAMPLE_COLUMNS, EXAMPLE_INSERT_COLUMNS, exampleFromRow, exampleInsertValues, taskFromRow, type ExampleRow, type TaskRow } from "./rows.js";
 import { applyTaskChanges, examplesWithSources } from "./postgres-task-updates.js";
 import {
   StoreError,
@@ -16,7 +17,7 @@ import {
   type TaskStore,
   type TaskSummary,
 } from "./types.js";
-import { float32ToLittleEndian, littleEndianToFloat32, shapeSize } from "./vectors.js";
+import { littleEndianToFloat32 } from "./vectors.js";
 
 /** Bytewise name order, the same as SQLite's default, whatever the database's collation. */
 const BYTE_ORDER = 'COLLATE "C"';
@@ -274,34 +275,12 @@ export class PostgresTaskStore implements TaskStore {
   }
 
   private async insertExamples(query: Query, task: TaskRecord, examples: NewExample[]): Promise<number[]> {
-    const expected = shapeSize(task.shape);
     const stamp = now();
     const ids: number[] = [];
     for (const example of examples) {
-      if (example.vectors.length !== expected) {
-        throw new StoreError(
-          "shape-mismatch",
-          `An example has ${example.vectors.length} values; the task's shape ` +
-            `[${task.shape.layers}, ${task.shape.heads}, ${task.shape.headDim}] needs ${expected}.`,
-        );
-      }
       const { rows } = await query<{ id: string }>(
-        `INSERT INTO sav_examples (task_id, label, text, image_hashes, sources, model_id, model_fingerprint, layers, heads, head_dim, vectors, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
-        [
-          task.id,
-          example.label,
-          example.text ?? null,
-          JSON.stringify(example.imageHashes),
-          example.sources ? JSON.stringify(example.sources) : null,
-          task.modelId,
-          task.modelFingerprint,
-          task.shape.layers,
-          task.shape.heads,
-          task.shape.headDim,
-          float32ToLittleEndian(example.vectors),
-          stamp,
-        ],
+        `INSERT INTO sav_examples (${EXAMPLE_INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+        exampleInsertValues(task, example, stamp),
       );
       ids.push(Number(rows[0]!.id));
     }

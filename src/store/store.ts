@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { migrate } from "./schema.js";
-import { exampleFromRow, taskFromRow, type ExampleRow, type TaskRow } from "./sqlite-rows.js";
+import { EXAMPLE_COLUMNS, EXAMPLE_INSERT_COLUMNS, exampleFromRow, exampleInsertValues, taskFromRow, type ExampleRow, type TaskRow } from "./rows.js";
 import { describeStorageFailure, nameStorageFailures } from "./storage-failures.js";
 import { applyTaskChanges, examplesWithSources } from "./task-updates.js";
 import {
@@ -18,7 +18,7 @@ import {
   type TaskRecord,
   type TaskSummary,
 } from "./types.js";
-import { float32ToLittleEndian, littleEndianToFloat32, shapeSize } from "./vectors.js";
+import { littleEndianToFloat32 } from "./vectors.js";
 
 export const DATABASE_FILE = "sav.db";
 
@@ -231,8 +231,7 @@ export class SavStore {
   listExamples(taskId: number, options: { limit?: number; offset?: number } = {}): ExampleRecord[] {
     const rows = this.db
       .prepare(
-        `SELECT id, task_id, label, text, image_hashes, sources, model_id, model_fingerprint, layers, heads, head_dim, created_at
-         FROM examples WHERE task_id = ? ORDER BY id LIMIT ? OFFSET ?`,
+        `SELECT ${EXAMPLE_COLUMNS} FROM examples WHERE task_id = ? ORDER BY id LIMIT ? OFFSET ?`,
       )
       .all(taskId, options.limit ?? -1, options.offset ?? 0) as ExampleRow[];
     return rows.map(exampleFromRow);
@@ -284,37 +283,11 @@ export class SavStore {
   }
 
   private insertExamples(task: TaskRecord, examples: NewExample[]): number[] {
-    const expected = shapeSize(task.shape);
-    const insert = this.db.prepare(
-      `INSERT INTO examples (task_id, label, text, image_hashes, sources, model_id, model_fingerprint, layers, heads, head_dim,
-         vectors, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    const insert = this.db.prepare(`INSERT INTO examples (${EXAMPLE_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     const stamp = now();
     const ids: number[] = [];
     for (const example of examples) {
-      if (example.vectors.length !== expected) {
-        throw new StoreError(
-          "shape-mismatch",
-          `An example has ${example.vectors.length} values; the task's shape ` +
-            `[${task.shape.layers}, ${task.shape.heads}, ${task.shape.headDim}] needs ${expected}.`,
-        );
-      }
-      const info = insert.run(
-        task.id,
-        example.label,
-        example.text ?? null,
-        JSON.stringify(example.imageHashes),
-        example.sources ? JSON.stringify(example.sources) : null,
-        task.modelId,
-        task.modelFingerprint,
-        task.shape.layers,
-        task.shape.heads,
-        task.shape.headDim,
-        float32ToLittleEndian(example.vectors),
-        stamp,
-      );
-      ids.push(Number(info.lastInsertRowid));
+      ids.push(Number(insert.run(...exampleInsertValues(task, example, stamp)).lastInsertRowid));
     }
     if (examples.length > 0) this.bumpVersion(task.id);
     return ids;

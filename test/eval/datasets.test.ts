@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DatasetError, loadDataset, parseCsvLine, splitPerLabel } from "../../src/eval/datasets.js";
+import { parseCsvRecords } from "../../src/datasets/manifest.js";
+import { DatasetError, loadDataset, splitPerLabel } from "../../src/eval/datasets.js";
 import { mulberry32 } from "../../src/sav/folds.js";
 import { makeTempDir } from "../support/temp-dir.js";
 
@@ -12,23 +13,39 @@ describe("dataset manifests", () => {
   afterAll(() => cleanup());
 
   it("parses quoted CSV cells", () => {
-    expect(parseCsvLine('a.png,"cat, tabby","say ""hi"""')).toEqual(["a.png", "cat, tabby", 'say "hi"']);
+    expect(parseCsvRecords('a.png,"cat, tabby","say ""hi"""').records[0]!.cells).toEqual(["a.png", "cat, tabby", 'say "hi"']);
   });
 
-  it("reads CSV with and without a header, several images per row, paths relative to the manifest", () => {
+  it("reads CSV with and without a header, several images per row, paths relative to the manifest", async () => {
     fs.writeFileSync(path.join(dir, "plain.csv"), "x/a.png,cat\nb.png;c.png,dog,two images\n");
-    const plain = loadDataset(path.join(dir, "plain.csv"));
+    const plain = await loadDataset(path.join(dir, "plain.csv"));
     expect(plain.items).toEqual([
       { images: [path.join(dir, "x/a.png")], label: "cat", text: null },
       { images: [path.join(dir, "b.png"), path.join(dir, "c.png")], label: "dog", text: "two images" },
     ]);
     fs.writeFileSync(path.join(dir, "header.csv"), "label,text,image\ncat,hello,a.png\n");
-    expect(loadDataset(path.join(dir, "header.csv")).items).toEqual([{ images: [path.join(dir, "a.png")], label: "cat", text: "hello" }]);
+    expect((await loadDataset(path.join(dir, "header.csv"))).items).toEqual([{ images: [path.join(dir, "a.png")], label: "cat", text: "hello" }]);
     fs.writeFileSync(path.join(dir, "bad.csv"), "a.png\n");
-    expect(() => loadDataset(path.join(dir, "bad.csv"))).toThrow(/row 1: expected path,label/);
+    await expect(loadDataset(path.join(dir, "bad.csv"))).rejects.toThrow(/line 1: no label in the label column/);
   });
 
-  it("reads JSONL and BLINK-style reference items (image_1..image_4, question)", () => {
+  it("reads an ImageFolder directory: labels and images in natural order, nested folders too, other files skipped", async () => {
+    const root = path.join(dir, "folder");
+    for (const file of ["cat/img10.png", "cat/img2.png", "cat/deep/x.jpg", "dog/a.webp", "dog/notes.txt"]) {
+      fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+      fs.writeFileSync(path.join(root, file), "");
+    }
+    const data = await loadDataset(root);
+    expect(data.format).toBe("image-folder");
+    expect(data.items.map((item) => [item.label, path.relative(root, item.images[0]!)])).toEqual([
+      ["cat", path.join("cat", "deep", "x.jpg")],
+      ["cat", path.join("cat", "img2.png")],
+      ["cat", path.join("cat", "img10.png")],
+      ["dog", path.join("dog", "a.webp")],
+    ]);
+  });
+
+  it("reads JSONL and BLINK-style reference items (image_1..image_4, question)", async () => {
     fs.writeFileSync(
       path.join(dir, "blink.jsonl"),
       [
@@ -36,13 +53,13 @@ describe("dataset manifests", () => {
         JSON.stringify({ images: ["t.png"], question: "Which?", label: "(B)" }),
       ].join("\n"),
     );
-    const data = loadDataset(path.join(dir, "blink.jsonl"));
+    const data = await loadDataset(path.join(dir, "blink.jsonl"));
     expect(data.items[0]!.images).toEqual([path.join(dir, "r.png"), path.join(dir, "s.png")]);
     expect(data.items[1]!.label).toBe("(B)");
     expect(data.textField).toBe("question");
     fs.writeFileSync(path.join(dir, "nolabel.json"), JSON.stringify([{ image: "a.png" }]));
-    expect(() => loadDataset(path.join(dir, "nolabel.json"))).toThrow(/item 1: needs a string "label"/);
-    expect(() => loadDataset(path.join(dir, "missing.json"))).toThrow(DatasetError);
+    await expect(loadDataset(path.join(dir, "nolabel.json"))).rejects.toThrow(/item 1: "label" must be a non-empty string/);
+    await expect(loadDataset(path.join(dir, "missing.json"))).rejects.toThrow(DatasetError);
   });
 
   it("splits N per label with a seed, reproducibly", () => {

@@ -5,8 +5,8 @@ import * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { llavaOnevisionConfig } from "../../src/model/families/llava_onevision/tiny/config-files.js";
 import { defaultTinyLlavaOnevisionDir, ensureTinyLlavaOnevision } from "../../src/model/families/llava_onevision/tiny/index.js";
-import { LLAVA_ONEVISION_PRESETS, validateLlavaOnevisionSizes } from "../../src/model/families/llava_onevision/tiny/presets.js";
-import { buildQwen2Decoder } from "../../src/model/families/llava_onevision/tiny/qwen2-decoder.js";
+import { LLAVA_ONEVISION_EXPORT, LLAVA_ONEVISION_PRESETS, validateLlavaOnevisionSizes } from "../../src/model/families/llava_onevision/tiny/presets.js";
+import { buildQwen2Decoder } from "../../src/model/families/qwen2/tiny/decoder.js";
 
 let dir: string;
 beforeAll(async () => {
@@ -58,7 +58,7 @@ describe("tiny-llava-onevision layout", () => {
 
   it("the decoder builder offers M-RoPE ([3, B, S] position ids) as an option", () => {
     const text = { ...LLAVA_ONEVISION_PRESETS.tiny.text, vocabSize: 64, mropeSection: [1, 1, 2] as [number, number, number] };
-    const graph = buildQwen2Decoder(text, 1);
+    const graph = buildQwen2Decoder(text, 1, LLAVA_ONEVISION_EXPORT);
     expect(graph.inputs.find((i) => i.name === "position_ids")?.shape).toEqual([3, "batch_size", "sequence_length"]);
   });
 });

@@ -8,9 +8,9 @@ import * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { decodeModel, editDecoder, encodeModel, HEAD_VECTORS_OUTPUT } from "../../src/model/graph.js";
 import { defaultTinyLlavaOnevisionDir, ensureTinyLlavaOnevision } from "../../src/model/families/llava_onevision/tiny/index.js";
-import { loadQwen2Reference, type Qwen2Reference } from "./reference-qwen2.js";
+import { loadReferenceDecoder, type ReferenceDecoder } from "../support/reference-decoder.js";
 
-let reference: Qwen2Reference;
+let reference: ReferenceDecoder;
 let session: ort.InferenceSession;
 
 function embeds(length: number, seed: number): Float32Array {
@@ -19,7 +19,7 @@ function embeds(length: number, seed: number): Float32Array {
 
 beforeAll(async () => {
   const dir = await ensureTinyLlavaOnevision(defaultTinyLlavaOnevisionDir());
-  reference = await loadQwen2Reference(dir);
+  reference = await loadReferenceDecoder(dir);
   const model = decodeModel(await readFile(path.join(dir, "onnx", "decoder_model_merged.onnx")));
   const edited = editDecoder(model, { layers: reference.layers, width: reference.heads * reference.headDim });
   session = await ort.InferenceSession.create(encodeModel(edited.model), { intraOpNumThreads: 1 });
@@ -39,7 +39,7 @@ describe("tiny-llava-onevision decoder against the Qwen2 reference", () => {
         for (const kind of ["key", "value"]) feeds[`past_key_values.${i}.${kind}`] = new ort.Tensor("float32", new Float32Array(0), [1, 2, 0, headDim]);
       }
       const out = (await session.run(feeds))[HEAD_VECTORS_OUTPUT]!.data as Float32Array;
-      const expected = reference.headVectors(x, seqLen);
+      const expected = reference.headVectors(x, seqLen).heads;
       expect(out.length).toBe(layers * heads * headDim);
       let max = 0;
       out.forEach((v, i) => (max = Math.max(max, Math.abs(v - expected[i]!))));

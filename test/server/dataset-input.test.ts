@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { expandDataset, MAX_MANIFEST_BYTES } from "../../src/server/dataset-input.js";
-import { parseCsvRecords, parseManifest } from "../../src/server/dataset-manifest.js";
+import { parseCsvRecords, parseManifest } from "../../src/datasets/manifest.js";
 import { ToolError } from "../../src/server/errors.js";
 import { globMatcher } from "../../src/server/glob.js";
 import { makeTempDir } from "../support/temp-dir.js";
@@ -143,7 +143,16 @@ describe("manifest datasets", () => {
     expect(problems).toEqual([]);
     expect(rows).toEqual([
       { line: 1, paths: ["a.jpg"], label: "cat" },
-      { line: 3, paths: ["b.jpg", "c.jpg"], label: "dog", text: "t" },
+      { line: 3, paths: ["b.jpg", "c.jpg"], label: "dog", text: "t", textField: "text" },
+    ]);
+  });
+
+  it("reads the eval CLI's spellings too: ';' between images, a question column, image / image_1… fields", () => {
+    expect(parseManifest('image,label,question\n"a.jpg;b.jpg",cat, Which one? \n', "csv").rows).toEqual([
+      { line: 2, paths: ["a.jpg", "b.jpg"], label: "cat", text: "Which one?" },
+    ]);
+    expect(parseManifest('{"image_1":"r.png","image_2":"s.png","question":"Which?","label":"(A)"}\n', "jsonl").rows).toEqual([
+      { line: 1, paths: ["r.png", "s.png"], label: "(A)", text: "Which?", textField: "question" },
     ]);
   });
 

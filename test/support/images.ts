@@ -41,3 +41,28 @@ export async function noiseImage(width: number, height: number, seed = 1): Promi
   for (let i = 0; i < pixels.length; i++) pixels[i] = Math.floor(random() * 256);
   return sharp(pixels, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 0 }).toBuffer();
 }
+
+/** A plain LCG in [0, 1): reproducible variety for the synthetic classes below. */
+export function lcgRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+}
+
+const DRAWN: Record<string, (x: number, y: number, r: number) => string> = {
+  "red circle": (x, y, r) => `<circle cx="${x}" cy="${y}" r="${r}" fill="#d22"/>`,
+  "blue square": (x, y, r) => `<rect x="${x - r}" y="${y - r}" width="${2 * r}" height="${2 * r}" fill="#23c"/>`,
+  "green triangle": (x, y, r) => `<polygon points="${x},${y - r} ${x - r},${y + r} ${x + r},${y + r}" fill="#2a3"/>`,
+  "yellow bar": (x, y, r) => `<rect x="${x - r}" y="${y - r / 3}" width="${2 * r}" height="${(2 * r) / 3}" fill="#ec2"/>`,
+};
+/** Four synthetic classes a frozen model's heads can tell apart: colour and shape. */
+export const DRAWN_CLASSES = Object.keys(DRAWN);
+
+/** A shape of the class's colour at a random place and size (radius minRadius + up to spread) on a random grey background. */
+export function drawnShape(label: string, rng: () => number, size: number, minRadius: number, spread: number): Promise<Buffer> {
+  const r = minRadius + rng() * spread;
+  const x = r + rng() * (size - 2 * r);
+  const y = r + rng() * (size - 2 * r);
+  const grey = Math.round(200 + rng() * 40);
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}"><rect width="${size}" height="${size}" fill="rgb(${grey},${grey},${grey})"/>${DRAWN[label]!(x, y, r)}</svg>`;
+  return sharp(Buffer.from(svg)).png().toBuffer();
+}

@@ -1,13 +1,16 @@
 /**
- * A pure TypeScript forward pass of an fp32 SmolVLM (Llama) decoder, reading the weights from
- * `onnx/decoder_model_merged.onnx` and the sizes from `config.json`. It follows the PyTorch Llama
- * definition (not the ONNX graph), so agreement with ONNX Runtime proves the graph computes a real
- * Llama decoder and that the exposed per-head vectors are the o_proj inputs.
+ * A pure TypeScript forward pass of an fp32 Llama-style text decoder — SmolVLM's Llama, the Qwen2 of
+ * LLaVA-OneVision and Qwen2-VL's Qwen2 with multimodal RoPE — reading the weights from
+ * `onnx/decoder_model_merged.onnx` and the sizes from `config.json` (flat, or under `text_config`). It follows
+ * the PyTorch definitions (not the ONNX graph): RMSNorm, q/k/v projections (with bias for Qwen2), rotary
+ * embeddings (rotate_half; for M-RoPE head dims split by mrope_section, chunk j rotated by position row t, h or
+ * w), grouped-query causal attention, o_proj without bias, SwiGLU. Agreement with ONNX Runtime proves a graph
+ * computes a real decoder of that kind and that the exposed per-head vectors are the o_proj inputs.
  *
  * Weights are located by the torch.onnx.export node names: `/model/layers.{i}/self_attn/q_proj/MatMul`
- * etc. (input 1 = weight [in, out]), the RMSNorm scale as the initializer input of
+ * (weight [in, out]) and `.../q_proj/Add` (bias), the RMSNorm scale as the initializer input of
  * `/model/layers.{i}/input_layernorm/Mul_1`, `/model/norm/Mul_1`, `/lm_head/MatMul`.
- * Arithmetic is in float64. Position ids are 0..S-1, the attention mask all ones, the past empty.
+ * Arithmetic is in float64; the attention mask all ones, the past empty.
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
@@ -28,12 +31,17 @@ export interface ReferenceDecoder {
   readonly headDim: number;
   readonly hidden: number;
   readonly vocab: number;
-  headVectors(inputsEmbeds: Float32Array, seqLen: number): HeadVectorResult;
+  /**
+   * `positions`: [S] for 1-D RoPE, [3, S] row-major (t, h, w rows, as position_ids [3, 1, S]) when the config has an
+   * mrope_section; default 0..S-1 (in every row).
+   */
+  headVectors(inputsEmbeds: Float32Array, seqLen: number, positions?: readonly number[]): HeadVectorResult;
   /** Logits of the last position [vocab]. */
   lastLogits(inputsEmbeds: Float32Array, seqLen: number): Float32Array;
 }
 
 interface TextConfig {
+  model_type: string;
   hidden_size: number;
   num_hidden_layers: number;
   num_attention_heads: number;
@@ -43,6 +51,7 @@ interface TextConfig {
   rms_norm_eps: number;
   rope_theta: number;
   vocab_size: number;
+  rope_scaling?: { mrope_section?: [number, number, number] };
 }
 
 function toNumber(value: number | { toNumber(): number }): number {
@@ -65,6 +74,7 @@ interface LayerWeights {
   q: Float64Array;
   k: Float64Array;
   v: Float64Array;
+  bias?: { q: Float64Array; k: Float64Array; v: Float64Array };
   o: Float64Array;
   postNorm: Float64Array;
   gate: Float64Array;
@@ -72,9 +82,9 @@ interface LayerWeights {
   down: Float64Array;
 }
 
-/** y[n] = sum_k x[k] * w[k * N + n] (w stored [in, out] as the ONNX MatMul weight). */
-function matVec(x: Float64Array, w: Float64Array, inF: number, outF: number): Float64Array {
-  const y = new Float64Array(outF);
+/** y[n] = bias[n] + sum_k x[k] * w[k * N + n] (w stored [in, out] as the ONNX MatMul weight). */
+function matVec(x: Float64Array, w: Float64Array, inF: number, outF: number, bias?: Float64Array): Float64Array {
+  const y = bias ? Float64Array.from(bias) : new Float64Array(outF);
   for (let k = 0; k < inF; k++) {
     const xk = x[k] as number;
     if (xk === 0) continue;
@@ -92,8 +102,8 @@ function rmsNorm(x: Float64Array, weight: Float64Array, eps: number): Float64Arr
 }
 
 export async function loadReferenceDecoder(modelDir: string): Promise<ReferenceDecoder> {
-  const config = JSON.parse(await readFile(path.join(modelDir, "config.json"), "utf8")) as { text_config: TextConfig };
-  const tc = config.text_config;
+  const config = JSON.parse(await readFile(path.join(modelDir, "config.json"), "utf8")) as TextConfig & { text_config?: TextConfig };
+  const tc = config.text_config ?? config;
   const D = tc.hidden_size;
   const H = tc.num_attention_heads;
   const KV = tc.num_key_value_heads;
@@ -101,6 +111,8 @@ export async function loadReferenceDecoder(modelDir: string): Promise<ReferenceD
   const L = tc.num_hidden_layers;
   const I = tc.intermediate_size;
   const V = tc.vocab_size;
+  // Qwen2's attention always has q/k/v biases; Llama's has none (attention_bias: false).
+  const qkvBias = tc.model_type === "qwen2" || tc.model_type === "qwen2_vl";
 
   const model = onnx.ModelProto.decode(await readFile(path.join(modelDir, "onnx", "decoder_model_merged.onnx")));
   const graph = model.graph;
@@ -113,7 +125,7 @@ export async function loadReferenceDecoder(modelDir: string): Promise<ReferenceD
   const weightOf = (nodeName: string, expectedDims: number[]): Float64Array => {
     const node = nodes.get(nodeName);
     if (!node) throw new Error(`node ${nodeName} not found`);
-    const init = (node.input ?? []).map((i) => initializers.get(i)).find((t) => t !== undefined);
+    const init = (node.input ?? []).map((i) => initializers.get(i)).find((t) => t !== undefined && t.dims?.length !== 0);
     if (!init) throw new Error(`node ${nodeName} has no initializer input`);
     const dims = (init.dims ?? []).map(toNumber);
     if (dims.join(",") !== expectedDims.join(",")) throw new Error(`${nodeName}: weight dims [${dims}] != [${expectedDims}]`);
@@ -123,11 +135,13 @@ export async function loadReferenceDecoder(modelDir: string): Promise<ReferenceD
   const layers: LayerWeights[] = [];
   for (let i = 0; i < L; i++) {
     const p = `/model/layers.${i}`;
+    const bias = (proj: string, size: number) => weightOf(`${p}/self_attn/${proj}/Add`, [size]);
     layers.push({
       inputNorm: weightOf(`${p}/input_layernorm/Mul_1`, [D]),
       q: weightOf(`${p}/self_attn/q_proj/MatMul`, [D, H * hd]),
       k: weightOf(`${p}/self_attn/k_proj/MatMul`, [D, KV * hd]),
       v: weightOf(`${p}/self_attn/v_proj/MatMul`, [D, KV * hd]),
+      bias: qkvBias ? { q: bias("q_proj", H * hd), k: bias("k_proj", KV * hd), v: bias("v_proj", KV * hd) } : undefined,
       o: weightOf(`${p}/self_attn/o_proj/MatMul`, [H * hd, D]),
       postNorm: weightOf(`${p}/post_attention_layernorm/Mul_1`, [D]),
       gate: weightOf(`${p}/mlp/gate_proj/MatMul`, [D, I]),
@@ -140,24 +154,31 @@ export async function loadReferenceDecoder(modelDir: string): Promise<ReferenceD
 
   const half = hd / 2;
   const invFreq = Array.from({ length: half }, (_, j) => 1 / Math.pow(tc.rope_theta, (2 * j) / hd));
-  const applyRope = (vec: Float64Array, numHeads: number, position: number): void => {
+  // Frequency pair j is rotated by position row rowOf[j]: M-RoPE's mrope_section chunks t, h, w; 1-D RoPE has one row.
+  const section = tc.rope_scaling?.mrope_section;
+  const rows = section ? 3 : 1;
+  const rowOf: number[] = section ? section.flatMap((length, row) => new Array<number>(length).fill(row)) : new Array<number>(half).fill(0);
+  if (rowOf.length !== half) throw new Error(`mrope_section sums to ${rowOf.length}, head_dim / 2 is ${half}`);
+  const applyRope = (vec: Float64Array, numHeads: number, positions: readonly number[], s: number, S: number): void => {
     for (let h = 0; h < numHeads; h++) {
       const base = h * hd;
       for (let j = 0; j < half; j++) {
-        const angle = position * (invFreq[j] as number);
+        const angle = (positions[(rowOf[j] as number) * S + s] as number) * (invFreq[j] as number);
         const c = Math.cos(angle);
-        const s = Math.sin(angle);
+        const sn = Math.sin(angle);
         const a = vec[base + j] as number;
         const b = vec[base + j + half] as number;
-        vec[base + j] = a * c - b * s;
-        vec[base + j + half] = b * c + a * s;
+        vec[base + j] = a * c - b * sn;
+        vec[base + j + half] = b * c + a * sn;
       }
     }
   };
 
   /** Runs all layers; returns the per-layer last-position o_proj input/output and the final hidden state. */
-  const forward = (inputsEmbeds: Float32Array, seqLen: number): HeadVectorResult & { lastHidden: Float64Array } => {
+  const run = (inputsEmbeds: Float32Array, seqLen: number, given?: readonly number[]): HeadVectorResult & { lastHidden: Float64Array } => {
     if (inputsEmbeds.length !== seqLen * D) throw new Error(`inputsEmbeds has ${inputsEmbeds.length} values, expected ${seqLen} x ${D}`);
+    const positions = given ?? Array.from({ length: rows * seqLen }, (_, i) => i % seqLen);
+    if (positions.length !== rows * seqLen) throw new Error(`positions must be [${rows === 1 ? "" : "3, "}${seqLen}]`);
     let xs: Float64Array[] = Array.from({ length: seqLen }, (_, s) => Float64Array.from(inputsEmbeds.subarray(s * D, (s + 1) * D)));
     const heads = new Float32Array(L * H * hd);
     const oProjOut = new Float32Array(L * D);
@@ -166,16 +187,16 @@ export async function loadReferenceDecoder(modelDir: string): Promise<ReferenceD
       const w = layers[li] as LayerWeights;
       const normed = xs.map((x) => rmsNorm(x, w.inputNorm, tc.rms_norm_eps));
       const qs = normed.map((x, pos) => {
-        const q = matVec(x, w.q, D, H * hd);
-        applyRope(q, H, pos);
+        const q = matVec(x, w.q, D, H * hd, w.bias?.q);
+        applyRope(q, H, positions, pos, seqLen);
         return q;
       });
       const ks = normed.map((x, pos) => {
-        const k = matVec(x, w.k, D, KV * hd);
-        applyRope(k, KV, pos);
+        const k = matVec(x, w.k, D, KV * hd, w.bias?.k);
+        applyRope(k, KV, positions, pos, seqLen);
         return k;
       });
-      const vs = normed.map((x) => matVec(x, w.v, D, KV * hd));
+      const vs = normed.map((x) => matVec(x, w.v, D, KV * hd, w.bias?.v));
       const next: Float64Array[] = [];
       for (let s = 0; s < seqLen; s++) {
         const merged = new Float64Array(H * hd);
@@ -226,12 +247,12 @@ export async function loadReferenceDecoder(modelDir: string): Promise<ReferenceD
     headDim: hd,
     hidden: D,
     vocab: V,
-    headVectors(inputsEmbeds, seqLen) {
-      const { heads, oProjOut } = forward(inputsEmbeds, seqLen);
+    headVectors(inputsEmbeds, seqLen, positions) {
+      const { heads, oProjOut } = run(inputsEmbeds, seqLen, positions);
       return { heads, oProjOut };
     },
     lastLogits(inputsEmbeds, seqLen) {
-      const { lastHidden } = forward(inputsEmbeds, seqLen);
+      const { lastHidden } = run(inputsEmbeds, seqLen);
       return Float32Array.from(matVec(rmsNorm(lastHidden, finalNorm, tc.rms_norm_eps), lmHead, D, V));
     },
   };

@@ -32,6 +32,27 @@ export function tripleField(value: unknown, fallback: number): [number, number, 
   return [fallback, fallback, fallback];
 }
 
+/** The resize / rescale / CLIP-normalisation switches of a preprocessor_config.json (transformers' defaults when absent). */
+export interface PixelNormalization {
+  doResize: boolean;
+  doRescale: boolean;
+  rescaleFactor: number;
+  doNormalize: boolean;
+  imageMean: [number, number, number];
+  imageStd: [number, number, number];
+}
+
+export function pixelNormalization(preprocessor: Json, file: string): PixelNormalization {
+  return {
+    doResize: preprocessor.do_resize !== false,
+    doRescale: preprocessor.do_rescale !== false,
+    rescaleFactor: numberField(preprocessor, "rescale_factor", file, 1 / 255),
+    doNormalize: preprocessor.do_normalize !== false,
+    imageMean: tripleField(preprocessor.image_mean, 0.5),
+    imageStd: tripleField(preprocessor.image_std, 0.5),
+  };
+}
+
 /** Bounds for decoder dimensions: above every published model, far below what would exhaust memory. */
 export const CONFIG_BOUNDS = { layers: 256, heads: 256, headDim: 1024, hiddenSize: 65_536, vocabSize: 1_048_576 } as const;
 

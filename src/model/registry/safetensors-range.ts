@@ -162,19 +162,28 @@ export async function fetchSafetensorsTensor(ctx: HubContext, request: TensorReq
   }
   const tensor = locateTensor(headerInfo.headerLength, headerInfo.header, request.names, file);
   const bytes = await rangeGet(ctx, file, tensor.start, tensor.end);
+  return storedTensor(tensor, bytes, { repository: ctx.repo, revision: ctx.revision, file, fetchedAt: new Date().toISOString() });
+}
+
+/** A located tensor's bytes as stored beside the model, with where they came from and their sha256. */
+export function storedTensor(
+  tensor: ReturnType<typeof locateTensor>,
+  bytes: Uint8Array,
+  source: Pick<StoredTensor["provenance"], "repository" | "revision" | "file" | "fetchedAt">,
+): StoredTensor {
   return {
     name: tensor.name,
     shape: tensor.shape,
     storedDtype: tensor.dtype,
     values: Array.from(decodeTensorBytes(tensor.dtype, bytes)),
     provenance: {
-      repository: ctx.repo,
-      revision: ctx.revision,
-      file,
+      repository: source.repository,
+      revision: source.revision,
+      file: source.file,
       tensor: tensor.name,
       byteRange: [tensor.start, tensor.end],
       sha256: createHash("sha256").update(bytes).digest("hex"),
-      fetchedAt: new Date().toISOString(),
+      fetchedAt: source.fetchedAt,
     },
   };
 }

@@ -1,5 +1,6 @@
 /** Input and output of evaluate_task; the service's types are inferred from them. */
 import { z } from "zod";
+import { accuracyByHeadCountSchema, calibrationBinSchema, perClassSchema, selectiveSchema } from "../../report/metric-schemas.js";
 import { headSelectionSchema, integerInput, taskRefSchema } from "../schemas.js";
 import { TASK_LIMITS } from "../task-rules.js";
 import { exampleSourcesSchema } from "./examples.js";
@@ -24,23 +25,11 @@ export const evaluateInputSchema = z.object({
 });
 export type EvaluateInput = z.infer<typeof evaluateInputSchema>;
 
-const binSchema = z.object({
-  lower: z.number(),
-  upper: z.number(),
-  count: z.number().int(),
-  confidence: z.number(),
-  accuracy: z.number(),
-});
-const selectiveSchema = z.object({
-  threshold: z.number(),
-  coverage: z.number(),
-  selectiveAccuracy: z.number().nullable(),
-});
 const calibrationSchema = z.object({
   method: z.string(),
   temperature: z.number(),
-  share: z.object({ ece: z.number(), bins: z.array(binSchema) }),
-  probability: z.object({ ece: z.number(), bins: z.array(binSchema) }),
+  share: z.object({ ece: z.number(), bins: z.array(calibrationBinSchema) }),
+  probability: z.object({ ece: z.number(), bins: z.array(calibrationBinSchema) }),
   atMinConfidence: selectiveSchema.optional(),
   suggestedMinConfidence: selectiveSchema.extend({ targetAccuracy: z.number() }).nullable(),
 });
@@ -57,11 +46,9 @@ export const evaluateOutputSchema = z.object({
   correct: z.number().int(),
   total: z.number().int(),
   labels: z.array(z.string()),
-  perClass: z.array(
-    z.object({ label: z.string(), precision: z.number(), recall: z.number(), f1: z.number(), support: z.number().int() }),
-  ),
+  perClass: perClassSchema,
   confusion: z.array(z.array(z.number().int())),
-  accuracyByHeadCount: z.array(z.object({ heads: z.number().int(), accuracy: z.number() })),
+  accuracyByHeadCount: accuracyByHeadCountSchema,
   misclassified: z.array(
     z.object({ exampleId: z.number().int(), label: z.string(), predicted: z.string(), share: z.number(), sources: exampleSourcesSchema.optional() }),
   ),

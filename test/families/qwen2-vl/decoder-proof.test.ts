@@ -12,11 +12,11 @@ import { decodeModel, editDecoder, encodeModel, HEAD_VECTORS_OUTPUT } from "../.
 import { ropeIndex } from "../../../src/model/families/qwen2_vl/rope-index.js";
 import { defaultTinyQwen2VLDir, ensureQwen2VLModel } from "../../../src/model/families/qwen2_vl/tiny/index.js";
 import { QWEN2_VL_TOKEN_IDS as ID } from "../../../src/model/families/qwen2_vl/tiny/published.js";
-import { loadQwen2ReferenceDecoder, type Qwen2ReferenceDecoder } from "../../support/qwen2-reference-decoder.js";
+import { loadReferenceDecoder, type ReferenceDecoder } from "../../support/reference-decoder.js";
 import { floats, initializer, loadModelProto, maxAbsDiff, pseudoRandom, sessionOptions } from "../../tiny/helpers.js";
 
 let dir: string;
-let reference: Qwen2ReferenceDecoder;
+let reference: ReferenceDecoder;
 let session: ort.InferenceSession;
 const oProjOutput = (layer: number): string => `/model/layers.${layer}/self_attn/o_proj/MatMul_output_0`;
 
@@ -27,7 +27,7 @@ const S = inputIds.length;
 
 beforeAll(async () => {
   dir = await ensureQwen2VLModel(defaultTinyQwen2VLDir());
-  reference = await loadQwen2ReferenceDecoder(dir);
+  reference = await loadReferenceDecoder(dir);
   const model = decodeModel(await readFile(path.join(dir, "onnx", "decoder_model_merged.onnx")));
   const edited = editDecoder(model, {
     layers: reference.layers,
@@ -60,7 +60,7 @@ describe("tiny Qwen2-VL decoder", () => {
     const { positions } = ropeIndex(inputIds, [grid], 2, { imageTokenId: ID.image, visionStartTokenId: ID.visionStart });
     const embeds = pseudoRandom(S * reference.hidden, 7, 1);
     const out = await run(embeds, positions);
-    const expected = reference.forward(embeds, positions, S);
+    const expected = reference.headVectors(embeds, S, positions);
     const width = reference.heads * reference.headDim;
     const vectors = out[HEAD_VECTORS_OUTPUT]!.data as Float32Array;
     expect(vectors).toHaveLength(reference.layers * width);
@@ -94,6 +94,6 @@ describe("tiny Qwen2-VL decoder", () => {
     const ours = (await run(embeds, positions))[HEAD_VECTORS_OUTPUT]!.data as Float32Array;
     const flat = (await run(embeds, sequential))[HEAD_VECTORS_OUTPUT]!.data as Float32Array;
     expect(maxAbsDiff(ours, flat)).toBeGreaterThan(1e-2);
-    expect(maxAbsDiff(flat, reference.forward(embeds, sequential, S).heads)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(flat, reference.headVectors(embeds, S, sequential).heads)).toBeLessThan(1e-4);
   });
 });

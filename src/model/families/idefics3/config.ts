@@ -1,5 +1,5 @@
 import { ModelFileError } from "../../errors.js";
-import { numberField, objectField, parseTextConfig, sizeField, tripleField } from "../config-fields.js";
+import { numberField, objectField, parseTextConfig, pixelNormalization, sizeField } from "../config-fields.js";
 import type { Json, ModelDirJson, TextModelConfig } from "../types.js";
 import type { Idefics3ImageConfig } from "./image-processor.js";
 
@@ -47,12 +47,7 @@ export function parseIdefics3Config(files: Pick<ModelDirJson, "config" | "prepro
     image: {
       resizeLongestEdge: sizeField(size, "longest_edge", pre, MAX_IMAGE_EDGE, tileSize * 4),
       tileSize,
-      doResize: preprocessor.do_resize !== false,
-      doRescale: preprocessor.do_rescale !== false,
-      rescaleFactor: numberField(preprocessor, "rescale_factor", pre, 1 / 255),
-      doNormalize: preprocessor.do_normalize !== false,
-      imageMean: tripleField(preprocessor.image_mean, 0.5),
-      imageStd: tripleField(preprocessor.image_std, 0.5),
+      ...pixelNormalization(preprocessor, pre),
       doImageSplitting: false,
     },
     randomWeights: generated?.random_weights === true,

@@ -1,6 +1,6 @@
 /** Reads a Qwen2-VL model directory's config.json (flat, as the 2B export, or nested text_config) and preprocessor_config.json. */
 import { ModelFileError } from "../../errors.js";
-import { numberField, parseTextConfig, sizeField, tripleField } from "../config-fields.js";
+import { numberField, parseTextConfig, pixelNormalization, sizeField } from "../config-fields.js";
 import type { Json, ModelDirJson, TextModelConfig } from "../types.js";
 import type { Qwen2VLImageConfig } from "./image-processor.js";
 
@@ -58,12 +58,7 @@ export function parseQwen2VLConfig(files: Pick<ModelDirJson, "config" | "preproc
       mergeSize,
       minPixels,
       maxPixels,
-      doResize: preprocessor.do_resize !== false,
-      doRescale: preprocessor.do_rescale !== false,
-      rescaleFactor: numberField(preprocessor, "rescale_factor", pre, 1 / 255),
-      doNormalize: preprocessor.do_normalize !== false,
-      imageMean: tripleField(preprocessor.image_mean, 0.5),
-      imageStd: tripleField(preprocessor.image_std, 0.5),
+      ...pixelNormalization(preprocessor, pre),
     },
     randomWeights: generated?.random_weights === true,
   };

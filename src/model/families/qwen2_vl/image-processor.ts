@@ -3,22 +3,17 @@
  * normalisation, the single image tiled to `temporal_patch_size` frames, and the patch permutation to
  * pixel_values [grid_h·grid_w, 3·temporal·patch·patch] with rows ordered by merge_size² blocks.
  */
+import type { PixelNormalization } from "../config-fields.js";
 import { resizeBicubic, type Rgb8Image } from "./bicubic.js";
 import { smartResize } from "./smart-resize.js";
 
-export interface Qwen2VLImageConfig {
+export interface Qwen2VLImageConfig extends PixelNormalization {
   patchSize: number;
   temporalPatchSize: number;
   mergeSize: number;
   /** From preprocessor_config.json: the processor's own bounds. */
   minPixels: number;
   maxPixels: number;
-  doResize: boolean;
-  doRescale: boolean;
-  rescaleFactor: number;
-  doNormalize: boolean;
-  imageMean: [number, number, number];
-  imageStd: [number, number, number];
 }
 
 /**

@@ -7,6 +7,7 @@
 import { attr, DataType, GraphBuilder, type GraphModel } from "../../../onnx-build/graph-builder.js";
 import type { ModelSizes } from "./presets.js";
 import { linearStd, MASK_MIN, NORM_WEIGHT_STD, ropeInverseFrequencies } from "../../../onnx-build/init.js";
+import { applyRotary, rmsNorm } from "../../../onnx-build/layers.js";
 import { uniformTensor } from "../../../onnx-build/rng.js";
 
 export function buildDecoder(sizes: ModelSizes, seed: number): GraphModel {
@@ -62,26 +63,12 @@ export function buildDecoder(sizes: ModelSizes, seed: number): GraphModel {
   const cos = b.op(rs, "Unsqueeze", [b.op(rs, "Cos", [angles]), b.int64([1])]);
   const sin = b.op(rs, "Unsqueeze", [b.op(rs, "Sin", [angles]), b.int64([1])]);
 
-  const rmsNorm = (scope: string, x: string, weightName: string): string => {
-    const w = weight(weightName, [D], NORM_WEIGHT_STD, 1);
-    const variance = b.op(scope, "ReduceMean", [b.op(scope, "Pow", [x, b.float([2])])], {
-      attrs: { axes: attr.ints([-1]), keepdims: attr.int(1) },
-    });
-    const inv = b.op(scope, "Reciprocal", [b.op(scope, "Sqrt", [b.op(scope, "Add", [variance, b.float([t.rmsNormEps])])])]);
-    return b.op(scope, "Mul", [w, b.op(scope, "Mul", [x, inv])]);
-  };
+  const norm = (scope: string, x: string, weightName: string): string => rmsNorm(b, scope, x, weight(weightName, [D], NORM_WEIGHT_STD, 1), t.rmsNormEps);
 
   const linear = (scope: string, x: string, weightName: string, inFeatures: number, outFeatures: number, outputs?: string[]): string =>
     b.op(scope, "MatMul", [x, weight(weightName, [inFeatures, outFeatures], linearStd(inFeatures))], outputs ? { outputs } : {});
 
-  const half = hd / 2;
-  const rotate = (scope: string, x: string): string => {
-    // x * cos + rotate_half(x) * sin, rotate_half(x) = cat(-x[..., half:], x[..., :half])
-    const firstHalf = b.op(scope, "Slice", [x, b.int64([0]), b.int64([half]), b.int64([-1])]);
-    const secondHalf = b.op(scope, "Slice", [x, b.int64([half]), b.int64([hd]), b.int64([-1])]);
-    const rotated = b.op(scope, "Concat", [b.op(scope, "Neg", [secondHalf]), firstHalf], { attrs: { axis: attr.int(-1) } });
-    return b.op(scope, "Add", [b.op(scope, "Mul", [x, cos]), b.op(scope, "Mul", [rotated, sin])]);
-  };
+  const rotate = (scope: string, x: string): string => applyRotary(b, scope, x, cos, sin, hd);
 
   const repeatIndices = Array.from({ length: H }, (_, h) => Math.floor(h / (H / KV)));
   let hidden = inputsEmbeds;
@@ -89,7 +76,7 @@ export function buildDecoder(sizes: ModelSizes, seed: number): GraphModel {
     const ls = `/model/layers.${i}`;
     const sa = `${ls}/self_attn`;
     const wp = `model.layers.${i}`;
-    const normed = rmsNorm(`${ls}/input_layernorm`, hidden, `${wp}.input_layernorm.weight`);
+    const normed = norm(`${ls}/input_layernorm`, hidden, `${wp}.input_layernorm.weight`);
     const q = linear(`${sa}/q_proj`, normed, `${wp}.self_attn.q_proj.weight`, D, H * hd);
     const k = linear(`${sa}/k_proj`, normed, `${wp}.self_attn.k_proj.weight`, D, KV * hd);
     const v = linear(`${sa}/v_proj`, normed, `${wp}.self_attn.v_proj.weight`, D, KV * hd);
@@ -114,7 +101,7 @@ export function buildDecoder(sizes: ModelSizes, seed: number): GraphModel {
     b.annotate(attnOut, F, ["batch_size", "sequence_length", D]);
     const afterAttn = b.op(ls, "Add", [hidden, attnOut]);
 
-    const normed2 = rmsNorm(`${ls}/post_attention_layernorm`, afterAttn, `${wp}.post_attention_layernorm.weight`);
+    const normed2 = norm(`${ls}/post_attention_layernorm`, afterAttn, `${wp}.post_attention_layernorm.weight`);
     const ms = `${ls}/mlp`;
     const gate = linear(`${ms}/gate_proj`, normed2, `${wp}.mlp.gate_proj.weight`, D, t.intermediateSize);
     const silu = b.op(`${ms}/act_fn`, "Mul", [gate, b.op(`${ms}/act_fn`, "Sigmoid", [gate])]);
@@ -122,7 +109,7 @@ export function buildDecoder(sizes: ModelSizes, seed: number): GraphModel {
     const down = linear(`${ms}/down_proj`, b.op(ms, "Mul", [silu, up]), `${wp}.mlp.down_proj.weight`, t.intermediateSize, D);
     hidden = b.op(ls, "Add", [afterAttn, down]);
   }
-  const finalNorm = rmsNorm("/model/norm", hidden, "model.norm.weight");
+  const finalNorm = norm("/model/norm", hidden, "model.norm.weight");
   linear("/lm_head", finalNorm, "lm_head.weight", D, t.vocabSize, ["logits"]);
   return b.model;
 }

@@ -6,6 +6,7 @@
  * published SmolVLM-256M ones, so prompt rendering and `<image>` expansion behave the same; only the
  * ids of ordinary text differ.
  */
+import { addMergeChains, byteLevelAlphabet } from "../../../onnx-build/byte-level-bpe.js";
 import { PUBLISHED_CHAT_TEMPLATE } from "./published-configs.js";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -52,22 +53,6 @@ export function allSpecialTokens(): { id: number; content: string }[] {
   return [...LOW_SPECIALS.map((content, id) => ({ id, content })), ...smolvlmImageSpecials()];
 }
 
-/** GPT-2 byte-to-unicode table: printable bytes map to themselves, the rest to U+0100 onwards. */
-function byteLevelAlphabet(): string[] {
-  const printable: number[] = [];
-  for (let b = 0x21; b <= 0x7e; b++) printable.push(b);
-  for (let b = 0xa1; b <= 0xac; b++) printable.push(b);
-  for (let b = 0xae; b <= 0xff; b++) printable.push(b);
-  const chars = new Map<number, string>();
-  for (const b of printable) chars.set(b, String.fromCharCode(b));
-  let next = 0;
-  for (let b = 0; b < 256; b++) {
-    if (!chars.has(b)) chars.set(b, String.fromCharCode(256 + next++));
-  }
-  // Vocabulary order: printable symbols first (as in the published vocab, '!' = 17), then the rest.
-  return [...printable.map((b) => chars.get(b) as string), ...[...Array(256).keys()].filter((b) => !printable.includes(b)).map((b) => chars.get(b) as string)];
-}
-
 /** Words that get merge chains in the fallback BPE ('Ġ' is the byte-level space). */
 const FALLBACK_WORDS = [
   "User", "Assistant", "ĠWhat", "Ġis", "Ġin", "Ġthis", "Ġthe", "Ġimage", "Ġa", "Ġof", "Ġand", "Ġcolor",
@@ -79,19 +64,7 @@ export function fallbackTokenizerJson(): Json {
   for (const { id, content } of allSpecialTokens()) if (id < 17) vocab[content] = id;
   let nextId = 17;
   for (const ch of byteLevelAlphabet()) vocab[ch] = nextId++;
-  const merges: [string, string][] = [];
-  for (const word of FALLBACK_WORDS) {
-    const symbols = Array.from(word);
-    let left = symbols[0] as string;
-    for (const right of symbols.slice(1)) {
-      const merged = left + right;
-      if (!(merged in vocab)) {
-        merges.push([left, right]);
-        vocab[merged] = nextId++;
-      }
-      left = merged;
-    }
-  }
+  const merges = addMergeChains(vocab, FALLBACK_WORDS, nextId);
   return {
     version: "1.0",
     truncation: null,

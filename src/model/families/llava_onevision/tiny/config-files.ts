@@ -3,7 +3,9 @@
  * generated LLaVA-OneVision model. Field names and values are the published llava-hf 0.5B ones
  * (vlm-families.md §B) with the sizes changed; the chat template is the converter's.
  */
-import { PUBLISHED, headDimOf, type LlavaOnevisionSizes } from "./presets.js";
+import { qwen2HeadDim } from "../../qwen2/tiny/sizes.js";
+import { fallbackQwen2Tokenizer, qwen2TokenizerConfig } from "../../qwen2/tiny/tokenizer-files.js";
+import { PUBLISHED, type LlavaOnevisionSizes } from "./presets.js";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -49,7 +51,7 @@ export function llavaOnevisionConfig(sizes: LlavaOnevisionSizes, marker: Record<
       num_attention_heads: text.numHeads,
       num_hidden_layers: text.numLayers,
       num_key_value_heads: text.numKeyValueHeads,
-      head_dim: headDimOf(text),
+      head_dim: qwen2HeadDim(text),
       rms_norm_eps: text.rmsNormEps,
       rope_theta: text.ropeTheta,
       vocab_size: text.vocabSize,
@@ -99,80 +101,15 @@ export function llavaOnevisionGenerationConfig(): Json {
   return { bos_token_id: PUBLISHED.bosTokenId, eos_token_id: PUBLISHED.eosTokenId, pad_token_id: PUBLISHED.bosTokenId };
 }
 
-/** GPT-2 byte-to-unicode symbols in Qwen2's id order: printable bytes first ('!' = 0), then the rest from U+0100. */
-function byteSymbols(): string[] {
-  const printable: number[] = [];
-  for (let b = 0x21; b <= 0x7e; b++) printable.push(b);
-  for (let b = 0xa1; b <= 0xac; b++) printable.push(b);
-  for (let b = 0xae; b <= 0xff; b++) printable.push(b);
-  const rest = [...Array(256).keys()].filter((b) => !printable.includes(b));
-  return [...printable.map((b) => String.fromCharCode(b)), ...rest.map((_, i) => String.fromCharCode(256 + i))];
+export function llavaOnevisionTokenizer(): Json {
+  return fallbackQwen2Tokenizer(LLAVA_ONEVISION_SPECIAL_TOKENS);
 }
 
-/** Qwen2's pre-tokenizer split pattern. */
-const QWEN2_SPLIT_PATTERN =
-  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-/** Words that get merge chains ('Ġ' is the byte-level space). */
-const FALLBACK_WORDS = ["system", "user", "assistant", "You", "Ġare", "Ġa", "Ġhelpful", "ĠWhat", "Ġis", "Ġin", "Ġthis", "Ġimage", "Ġthe", "Ġcolor", "Ġshape"];
-
-/**
- * A small byte-level BPE with Qwen2's normalizer, pre-tokenizer and decoder and the real special tokens at
- * their real ids: prompts render and expand exactly as with the real tokenizer; ordinary words get other ids.
- */
-export function fallbackQwen2TokenizerJson(): Json {
-  const vocab: Record<string, number> = {};
-  byteSymbols().forEach((symbol, id) => (vocab[symbol] = id));
-  let nextId = 256;
-  const merges: string[] = [];
-  for (const word of FALLBACK_WORDS) {
-    const symbols = Array.from(word);
-    let left = symbols[0] as string;
-    for (const right of symbols.slice(1)) {
-      const merged = left + right;
-      if (!(merged in vocab)) {
-        merges.push(`${left} ${right}`);
-        vocab[merged] = nextId++;
-      }
-      left = merged;
-    }
-  }
-  const byteLevel = { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: false };
-  return {
-    version: "1.0",
-    truncation: null,
-    padding: null,
-    added_tokens: LLAVA_ONEVISION_SPECIAL_TOKENS.map(({ id, content }) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-    normalizer: { type: "NFC" },
-    pre_tokenizer: {
-      type: "Sequence",
-      pretokenizers: [{ type: "Split", pattern: { Regex: QWEN2_SPLIT_PATTERN }, behavior: "Isolated", invert: false }, byteLevel],
-    },
-    post_processor: byteLevel,
-    decoder: byteLevel,
-    model: { type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: "", end_of_word_suffix: "", fuse_unk: false, byte_fallback: false, vocab, merges },
-  };
-}
-
-export function qwen2TokenizerConfigJson(): Json {
-  const decoder: Record<string, Json> = {};
-  for (const { id, content } of LLAVA_ONEVISION_SPECIAL_TOKENS) {
-    decoder[String(id)] = { content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true };
-  }
-  return {
-    add_prefix_space: false,
-    added_tokens_decoder: decoder,
-    additional_special_tokens: ["<|im_start|>", "<|im_end|>"],
-    bos_token: null,
-    chat_template: LLAVA_ONEVISION_CHAT_TEMPLATE,
-    clean_up_tokenization_spaces: false,
-    eos_token: "<|im_end|>",
-    errors: "replace",
-    model_max_length: 32768,
-    pad_token: "<|endoftext|>",
-    padding_side: "left",
-    processor_class: "LlavaOnevisionProcessor",
-    split_special_tokens: false,
-    tokenizer_class: "Qwen2Tokenizer",
-    unk_token: null,
-  };
+export function llavaOnevisionTokenizerConfig(): Json {
+  return qwen2TokenizerConfig({
+    specialTokens: LLAVA_ONEVISION_SPECIAL_TOKENS,
+    additionalSpecialTokens: ["<|im_start|>", "<|im_end|>"],
+    chatTemplate: LLAVA_ONEVISION_CHAT_TEMPLATE,
+    processorClass: "LlavaOnevisionProcessor",
+  });
 }

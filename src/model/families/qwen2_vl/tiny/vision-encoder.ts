@@ -8,6 +8,7 @@
  */
 import { BIAS_STD, linearStd, NORM_WEIGHT_STD } from "../../../onnx-build/init.js";
 import { attr, DataType, GraphBuilder, type GraphModel } from "../../../onnx-build/graph-builder.js";
+import { applyRotary } from "../../../onnx-build/layers.js";
 import { uniformTensor } from "../../../onnx-build/rng.js";
 import { PUBLISHED, type Qwen2VLSizes } from "./presets.js";
 
@@ -79,13 +80,7 @@ export function buildQwen2VisionEncoder(sizes: Qwen2VLSizes, seed: number): Grap
     });
   const linear = (scope: string, x: string, prefix: string, inF: number, outF: number, outputs?: string[]): string =>
     b.op(scope, "Add", [b.op(scope, "MatMul", [x, tensor(`${prefix}.weight`, [inF, outF], linearStd(inF))]), tensor(`${prefix}.bias`, [outF], BIAS_STD)], outputs ? { outputs } : {});
-  const half = hd / 2;
-  const rotate = (scope: string, x: string): string => {
-    const first = b.op(scope, "Slice", [x, b.int64([0]), b.int64([half]), b.int64([-1])]);
-    const second = b.op(scope, "Slice", [x, b.int64([half]), b.int64([hd]), b.int64([-1])]);
-    const rotated = b.op(scope, "Concat", [b.op(scope, "Neg", [second]), first], { attrs: { axis: attr.int(-1) } });
-    return b.op(scope, "Add", [b.op(scope, "Mul", [x, cos]), b.op(scope, "Mul", [rotated, sin])]);
-  };
+  const rotate = (scope: string, x: string): string => applyRotary(b, scope, x, cos, sin, hd);
 
   for (let i = 0; i < v.depth; i++) {
     const bs = `/blocks.${i}`;

@@ -1,21 +1,24 @@
 /**
- * Parses a dataset manifest (CSV or JSONL) into rows of image paths, a label and optional text.
- * Pure text work: resolving and reading the paths is the caller's job.
+ * Parses a dataset manifest (CSV or JSONL), the one reader of `sav-mcp eval` and add_examples' `manifest`, into rows
+ * of image paths, a label and optional text. Pure text work: resolving and reading the paths is the caller's job.
  *
- * CSV: an optional header row naming the columns `path`, `label` and `text` (any order; a first row
- * whose cells include "path" and "label" is the header), otherwise the columns are path,label[,text].
- * Quoting follows RFC 4180 ("a, b" and "" for a quote). Several images read together in one example go
- * in the path cell separated by "|".
- * JSONL: one object per line, {"path": "a.jpg", "label": "cat", "text": "…"}; "path" may also be a list
- * of paths (or use "paths"/"images" for the list).
+ * CSV: an optional header row naming the columns (any order; a first row whose cells include a path column —
+ * `path`, `paths`, `image`, `images` or `file` — and `label` is the header; the text column is `text` or
+ * `question`), otherwise the columns are path,label[,text]. Quoting follows RFC 4180 ("a, b" and "" for a quote).
+ * Several images read together in one example go in the path cell separated by "|" or ";".
+ * JSONL: one object per line, {"path": "a.jpg", "label": "cat", "text": "…"}; the images may be a string or a list
+ * under "path", "paths", "image" or "images", or "image_1" … "image_4" (BLINK), and the text the first string of
+ * "question", "instruction", "claim" or "text" (the SAVs reference data files' fields).
  */
 
 export interface ManifestRow {
-  /** 1-based line of the file where the row starts. */
+  /** 1-based line of the file where the row starts (the item's number in a JSON array). */
   line: number;
   paths: string[];
   label: string;
   text?: string;
+  /** The JSON field the text came from (it picks the reference prompt template). */
+  textField?: string;
 }
 
 export interface ManifestProblem {
@@ -25,8 +28,12 @@ export interface ManifestProblem {
 
 export type ManifestFormat = "csv" | "jsonl";
 
-/** Several images of one example in a CSV path cell. */
-export const CSV_PATH_SEPARATOR = "|";
+/** Separates several images of one example in a CSV path cell. */
+const CSV_PATH_SEPARATORS = /[|;]/;
+
+/** Text fields of the reference data files, in the order they are looked for. */
+export const REFERENCE_TEXT_FIELDS = ["question", "instruction", "claim", "text"] as const;
+const IMAGE_FIELDS = ["path", "paths", "image", "images", "image_1", "image_2", "image_3", "image_4"];
 
 export function manifestFormat(fileName: string): ManifestFormat | undefined {
   const lower = fileName.toLowerCase();
@@ -115,7 +122,7 @@ function parseCsvManifest(text: string): { rows: ManifestRow[]; problems: Manife
     const pathColumn = names.findIndex((n) => PATH_COLUMNS.has(n));
     const labelColumn = names.indexOf("label");
     if (pathColumn !== -1 && labelColumn !== -1) {
-      const textColumn = names.indexOf("text");
+      const textColumn = names.findIndex((n) => n === "text" || n === "question");
       columns = { path: pathColumn, label: labelColumn, text: textColumn === -1 ? undefined : textColumn };
       body = records.slice(1);
     }
@@ -124,7 +131,7 @@ function parseCsvManifest(text: string): { rows: ManifestRow[]; problems: Manife
     const rawPaths = record.cells[columns.path]?.trim() ?? "";
     const label = record.cells[columns.label]?.trim() ?? "";
     const paths = rawPaths
-      .split(CSV_PATH_SEPARATOR)
+      .split(CSV_PATH_SEPARATORS)
       .map((p) => p.trim())
       .filter((p) => p !== "");
     if (paths.length === 0) {
@@ -135,8 +142,8 @@ function parseCsvManifest(text: string): { rows: ManifestRow[]; problems: Manife
       problems.push({ line: record.line, reason: "no label in the label column" });
       continue;
     }
-    const textCell = columns.text === undefined ? undefined : record.cells[columns.text];
-    rows.push({ line: record.line, paths, label, ...(textCell !== undefined && textCell.trim() !== "" ? { text: textCell } : {}) });
+    const text = columns.text === undefined ? "" : (record.cells[columns.text]?.trim() ?? "");
+    rows.push({ line: record.line, paths, label, ...(text !== "" ? { text } : {}) });
   }
   return { rows, problems };
 }
@@ -156,31 +163,33 @@ function parseJsonlManifest(text: string): { rows: ManifestRow[]; problems: Mani
       problems.push({ line, reason: "not valid JSON (each line must be one JSON object)" });
       continue;
     }
-    if (value === null || typeof value !== "object" || Array.isArray(value)) {
-      problems.push({ line, reason: 'not a JSON object like {"path": "a.jpg", "label": "cat"}' });
-      continue;
-    }
-    const fields = value as Record<string, unknown>;
-    const pathValue = fields.path ?? fields.paths ?? fields.images;
-    const paths = typeof pathValue === "string" ? [pathValue] : Array.isArray(pathValue) ? pathValue : undefined;
-    if (!paths || paths.length === 0 || paths.some((p) => typeof p !== "string" || p.trim() === "")) {
-      problems.push({ line, reason: '"path" must be a non-empty string or a list of them' });
-      continue;
-    }
-    if (typeof fields.label !== "string" || fields.label.trim() === "") {
-      problems.push({ line, reason: '"label" must be a non-empty string' });
-      continue;
-    }
-    if (fields.text !== undefined && typeof fields.text !== "string") {
-      problems.push({ line, reason: '"text" must be a string when given' });
-      continue;
-    }
-    rows.push({
-      line,
-      paths: (paths as string[]).map((p) => p.trim()),
-      label: fields.label.trim(),
-      ...(typeof fields.text === "string" && fields.text.trim() !== "" ? { text: fields.text } : {}),
-    });
+    const row = rowFromObject(value, line);
+    if ("reason" in row) problems.push(row);
+    else rows.push(row);
   }
   return { rows, problems };
+}
+
+/** One JSONL line's (or reference JSON array item's) object as a row, or what is wrong with it. */
+export function rowFromObject(value: unknown, line: number): ManifestRow | ManifestProblem {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return { line, reason: 'not a JSON object like {"path": "a.jpg", "label": "cat"}' };
+  }
+  const fields = value as Record<string, unknown>;
+  const paths = IMAGE_FIELDS.flatMap((field) => {
+    const given = fields[field];
+    return given === undefined ? [] : Array.isArray(given) ? (given as unknown[]) : [given];
+  });
+  if (paths.length === 0 || paths.some((p) => typeof p !== "string" || p.trim() === "")) {
+    return { line, reason: '"path" (or "image", "images", "image_1"…"image_4") must be a non-empty string or a list of them' };
+  }
+  if (typeof fields.label !== "string" || fields.label.trim() === "") return { line, reason: '"label" must be a non-empty string' };
+  if (fields.text !== undefined && typeof fields.text !== "string") return { line, reason: '"text" must be a string when given' };
+  const textField = REFERENCE_TEXT_FIELDS.find((field) => typeof fields[field] === "string" && (fields[field] as string).trim() !== "");
+  return {
+    line,
+    paths: (paths as string[]).map((p) => p.trim()),
+    label: fields.label.trim(),
+    ...(textField !== undefined ? { text: fields[textField] as string, textField } : {}),
+  };
 }

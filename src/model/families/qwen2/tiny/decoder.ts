@@ -1,29 +1,33 @@
 /**
  * `embed_tokens.onnx` and `decoder_model_merged.onnx` of a Qwen2 text model in plain ONNX ops, laid out
- * as torch.onnx.export writes Qwen2ForCausalLM with a KV cache: inputs_embeds, attention_mask,
- * position_ids, past_key_values.{i}.key/value → logits, present.*. Each layer: RMSNorm, q/k/v
- * projections with bias, rotary embeddings, grouped-query attention over past + new keys with a causal
- * and padding mask, o_proj without bias, SwiGLU MLP; final norm; lm_head tied to the embedding table.
- * Rotary embeddings are 1-D ([B, S] position ids) unless the sizes give an M-RoPE section ([3, B, S]).
+ * as torch.onnx.export writes Qwen2ForCausalLM (or the patched Qwen2VLForConditionalGeneration) with a KV
+ * cache: inputs_embeds, attention_mask, position_ids, past_key_values.{i}.key/value → logits, present.*.
+ * Each layer: RMSNorm, q/k/v projections with bias, rotary embeddings, grouped-query attention over past +
+ * new keys with a causal and padding mask, o_proj without bias, SwiGLU MLP; final norm; lm_head tied to the
+ * embedding table. Rotary embeddings are 1-D ([B, S] position ids) unless the sizes give an M-RoPE section
+ * ([3, B, S]; cos/sin per row t, h, w, the head dimension split by mrope_section and chunk i taken from row i % 3).
  */
 import { BIAS_STD, EMBEDDING_STD, linearStd, MASK_MIN, NORM_WEIGHT_STD, ropeInverseFrequencies } from "../../../onnx-build/init.js";
 import { attr, DataType, GraphBuilder, type GraphModel } from "../../../onnx-build/graph-builder.js";
+import { applyRotary, rmsNorm } from "../../../onnx-build/layers.js";
 import { uniformTensor } from "../../../onnx-build/rng.js";
-import { headDimOf, type Qwen2TextSizes } from "./presets.js";
+import { qwen2HeadDim, type Qwen2ExportLayout, type Qwen2TextSizes } from "./sizes.js";
+
+export type { Qwen2ExportLayout } from "./sizes.js";
 
 const EMBED_TABLE = "model.embed_tokens.weight";
 
 /** The token embedding table, shared by embed_tokens and the tied lm_head. */
-function embeddingTable(text: Qwen2TextSizes, seed: number): Float32Array {
-  return uniformTensor(seed, `qwen2/${EMBED_TABLE}`, text.vocabSize * text.hiddenSize, EMBEDDING_STD);
+function embeddingTable(text: Qwen2TextSizes, seed: number, layout: Qwen2ExportLayout): Float32Array {
+  return uniformTensor(seed, `${layout.seedScope}/${EMBED_TABLE}`, text.vocabSize * text.hiddenSize, EMBEDDING_STD);
 }
 
-export function buildQwen2EmbedTokens(text: Qwen2TextSizes, seed: number): GraphModel {
-  const b = new GraphBuilder("main_graph", [{ domain: "", version: 17 }]);
+export function buildQwen2EmbedTokens(text: Qwen2TextSizes, seed: number, layout: Qwen2ExportLayout): GraphModel {
+  const b = new GraphBuilder("main_graph", [{ domain: "", version: layout.embedOpset }]);
   const inputIds = b.input("input_ids", DataType.INT64, ["batch_size", "sequence_length"]);
   b.output("inputs_embeds", DataType.FLOAT, ["batch_size", "sequence_length", text.hiddenSize]);
-  const table = b.initializer(EMBED_TABLE, DataType.FLOAT, [text.vocabSize, text.hiddenSize], embeddingTable(text, seed));
-  b.op("/model/embed_tokens", "Gather", [table, inputIds], { outputs: ["inputs_embeds"], attrs: { axis: attr.int(0) } });
+  const table = b.initializer(EMBED_TABLE, DataType.FLOAT, [text.vocabSize, text.hiddenSize], embeddingTable(text, seed, layout));
+  b.op(layout.embedScope, "Gather", [table, inputIds], { outputs: ["inputs_embeds"], attrs: { axis: attr.int(0) } });
   return b.model;
 }
 
@@ -34,15 +38,15 @@ function transposed(table: Float32Array, rows: number, cols: number): Float32Arr
   return out;
 }
 
-export function buildQwen2Decoder(text: Qwen2TextSizes, seed: number): GraphModel {
+export function buildQwen2Decoder(text: Qwen2TextSizes, seed: number, layout: Qwen2ExportLayout): GraphModel {
   const D = text.hiddenSize;
   const H = text.numHeads;
   const KV = text.numKeyValueHeads;
-  const hd = headDimOf(text);
+  const hd = qwen2HeadDim(text);
   const F = DataType.FLOAT;
-  const b = new GraphBuilder("main_graph", [{ domain: "", version: 17 }]);
+  const b = new GraphBuilder("main_graph", [{ domain: "", version: layout.decoderOpset }]);
   const weight = (name: string, dims: number[], std: number, mean = 0): string =>
-    b.initializer(name, F, dims, uniformTensor(seed, `qwen2/decoder/${name}`, dims.reduce((x, y) => x * y, 1), std, mean));
+    b.initializer(name, F, dims, uniformTensor(seed, `${layout.seedScope}/decoder/${name}`, dims.reduce((x, y) => x * y, 1), std, mean));
 
   const inputsEmbeds = b.input("inputs_embeds", F, ["batch_size", "sequence_length", D]);
   const attentionMask = b.input("attention_mask", DataType.INT64, ["batch_size", "total_sequence_length"]);
@@ -93,23 +97,12 @@ export function buildQwen2Decoder(text: Qwen2TextSizes, seed: number): GraphMode
   const cos = b.op(rs, "Unsqueeze", [select(b.op(rs, "Cos", [angles])), b.int64([1])]);
   const sin = b.op(rs, "Unsqueeze", [select(b.op(rs, "Sin", [angles])), b.int64([1])]);
 
-  const rmsNorm = (scope: string, x: string, weightName: string): string => {
-    const w = weight(weightName, [D], NORM_WEIGHT_STD, 1);
-    const variance = b.op(scope, "ReduceMean", [b.op(scope, "Pow", [x, b.float([2])])], { attrs: { axes: attr.ints([-1]), keepdims: attr.int(1) } });
-    const inv = b.op(scope, "Reciprocal", [b.op(scope, "Sqrt", [b.op(scope, "Add", [variance, b.float([text.rmsNormEps])])])]);
-    return b.op(scope, "Mul", [w, b.op(scope, "Mul", [x, inv])]);
-  };
+  const norm = (scope: string, x: string, weightName: string): string => rmsNorm(b, scope, x, weight(weightName, [D], NORM_WEIGHT_STD, 1), text.rmsNormEps);
   const linear = (scope: string, x: string, prefix: string, inF: number, outF: number, bias: boolean): string => {
     const product = b.op(scope, "MatMul", [x, weight(`${prefix}.weight`, [inF, outF], linearStd(inF))]);
     return bias ? b.op(scope, "Add", [weight(`${prefix}.bias`, [outF], BIAS_STD), product]) : product;
   };
-  const half = hd / 2;
-  const rotate = (scope: string, x: string): string => {
-    const first = b.op(scope, "Slice", [x, b.int64([0]), b.int64([half]), b.int64([-1])]);
-    const second = b.op(scope, "Slice", [x, b.int64([half]), b.int64([hd]), b.int64([-1])]);
-    const rotated = b.op(scope, "Concat", [b.op(scope, "Neg", [second]), first], { attrs: { axis: attr.int(-1) } });
-    return b.op(scope, "Add", [b.op(scope, "Mul", [x, cos]), b.op(scope, "Mul", [rotated, sin])]);
-  };
+  const rotate = (scope: string, x: string): string => applyRotary(b, scope, x, cos, sin, hd);
 
   const repeatIndices = Array.from({ length: H }, (_, h) => Math.floor(h / (H / KV)));
   const perm0213 = { attrs: { perm: attr.ints([0, 2, 1, 3]) } };
@@ -118,7 +111,7 @@ export function buildQwen2Decoder(text: Qwen2TextSizes, seed: number): GraphMode
     const ls = `/model/layers.${i}`;
     const sa = `${ls}/self_attn`;
     const wp = `model.layers.${i}`;
-    const normed = rmsNorm(`${ls}/input_layernorm`, hidden, `${wp}.input_layernorm.weight`);
+    const normed = norm(`${ls}/input_layernorm`, hidden, `${wp}.input_layernorm.weight`);
     const q = linear(`${sa}/q_proj`, normed, `${wp}.self_attn.q_proj`, D, H * hd, true);
     const k = linear(`${sa}/k_proj`, normed, `${wp}.self_attn.k_proj`, D, KV * hd, true);
     const v = linear(`${sa}/v_proj`, normed, `${wp}.self_attn.v_proj`, D, KV * hd, true);
@@ -137,15 +130,15 @@ export function buildQwen2Decoder(text: Qwen2TextSizes, seed: number): GraphMode
     const attnOut = linear(`${sa}/o_proj`, merged, `${wp}.self_attn.o_proj`, H * hd, D, false);
     b.annotate(attnOut, F, ["batch_size", "sequence_length", D]);
     const afterAttn = b.op(ls, "Add", [hidden, attnOut]);
-    const normed2 = rmsNorm(`${ls}/post_attention_layernorm`, afterAttn, `${wp}.post_attention_layernorm.weight`);
+    const normed2 = norm(`${ls}/post_attention_layernorm`, afterAttn, `${wp}.post_attention_layernorm.weight`);
     const ms = `${ls}/mlp`;
     const gate = linear(`${ms}/gate_proj`, normed2, `${wp}.mlp.gate_proj`, D, text.intermediateSize, false);
     const silu = b.op(`${ms}/act_fn`, "Mul", [gate, b.op(`${ms}/act_fn`, "Sigmoid", [gate])]);
     const up = linear(`${ms}/up_proj`, normed2, `${wp}.mlp.up_proj`, D, text.intermediateSize, false);
     hidden = b.op(ls, "Add", [afterAttn, linear(`${ms}/down_proj`, b.op(ms, "Mul", [silu, up]), `${wp}.mlp.down_proj`, text.intermediateSize, D, false)]);
   }
-  const finalNorm = rmsNorm("/model/norm", hidden, "model.norm.weight");
-  const lmHead = b.initializer("lm_head.weight", F, [D, text.vocabSize], transposed(embeddingTable(text, seed), text.vocabSize, D));
+  const finalNorm = norm("/model/norm", hidden, "model.norm.weight");
+  const lmHead = b.initializer("lm_head.weight", F, [D, text.vocabSize], transposed(embeddingTable(text, seed, layout), text.vocabSize, D));
   b.op("/lm_head", "MatMul", [finalNorm, lmHead], { outputs: ["logits"] });
   return b.model;
 }
