@@ -49,6 +49,8 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     built_at TEXT NOT NULL
   );
   `,
+  // The calibrated-confidence threshold (SQLite migration 4); version 1 silently dropped it.
+  `ALTER TABLE sav_tasks ADD COLUMN min_confidence DOUBLE PRECISION;`,
 ];
 
 export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS.length;

@@ -246,8 +246,8 @@ export class PostgresTaskStore implements TaskStore {
     try {
       const { rows } = await query<TaskRow>(
         `INSERT INTO sav_tasks (name, description, prompt, labels, k, selection, model_id, model_fingerprint,
-           random_weights, layers, heads, head_dim, processing, example_version, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $14, 0, $13, $13) RETURNING *`,
+           random_weights, layers, heads, head_dim, processing, example_version, min_confidence, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $14, 0, $15, $13, $13) RETURNING *`,
         [
           task.name,
           task.description ?? null,
@@ -263,6 +263,7 @@ export class PostgresTaskStore implements TaskStore {
           task.shape.headDim,
           stamp,
           task.processing && Object.keys(task.processing).length > 0 ? JSON.stringify(task.processing) : null,
+          task.minConfidence ?? null,
         ],
       );
       return taskFromRow(rows[0]!);

@@ -42,6 +42,7 @@ export async function applyTaskChanges(query: Query, task: TaskRecord, changes: 
   }
   if (changes.labels !== undefined) await set("labels", changes.labels === null ? null : JSON.stringify(changes.labels));
   if (changes.description !== undefined) await set("description", changes.description);
+  if (changes.minConfidence !== undefined) await set("min_confidence", changes.minConfidence);
   if (changes.k !== undefined && changes.k !== task.k) {
     await set("k", changes.k);
     affectsClassifier = true;

@@ -62,6 +62,17 @@ for (const kind of [sqlite, postgres]) {
       await expect(store.createTask(newTask(name))).rejects.toMatchObject({ code: "duplicate-name" });
     });
 
+    it("keeps a task's confidence threshold through create, update, clearing and a second handle", async () => {
+      const task = await store.createTask(newTask(name, { minConfidence: 0.7 }));
+      expect(task.minConfidence).toBe(0.7);
+      expect((await store.updateTask(task.id, { minConfidence: 0.55 })).minConfidence).toBe(0.55);
+      const other = await reopen();
+      others.push(other);
+      expect((await other.getTask(name))?.minConfidence).toBe(0.55);
+      expect((await store.updateTask(task.id, { minConfidence: null })).minConfidence ?? null).toBeNull();
+      expect((await store.createTask(newTask(`${name}-plain`))).minConfidence ?? null).toBeNull();
+    });
+
     it("stores examples whole, with exact vectors, and bumps the version once per call", async () => {
       const task = await store.createTask(newTask(name));
       const examples = clusteredExamples(["a", "b"], 3, { text: "t" });
