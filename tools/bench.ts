@@ -15,6 +15,7 @@ const sections: Record<string, () => Promise<Section>> = {
   e2e: async () => (await import("./bench/e2e.js")).runEndToEndBenchmark,
   http: async () => (await import("./bench/http.js")).runHttpBenchmark,
   qwen2vl: async () => (await import("./bench/qwen2vl.js")).runQwen2VLBenchmark,
+  freeze: async () => (await import("./bench/freeze.js")).runFreezeBenchmark,
 };
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");

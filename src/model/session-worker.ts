@@ -136,6 +136,8 @@ export class WorkerSessionHost implements SessionHost {
   async stopThread(): Promise<void> {
     const thread = this.thread;
     if (!thread) return;
+    // Waiting for the exit keeps the process alive, as any waiting call does.
+    thread.worker.ref();
     thread.worker.postMessage({ id: 0, kind: "exit" } satisfies ToSessionThread);
     await thread.exited;
   }

@@ -2,9 +2,11 @@
  * Sessions in a worker thread against the same graphs on the main thread (tiny model): identical outputs,
  * the same errors, a thread that stops fails its waiting calls and is replaced, and close ends it.
  */
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GraphEditError } from "../../src/model/graph.js";
@@ -13,7 +15,7 @@ import { MainThreadSessionHost, sessionOptions, type ModelSession, type SessionS
 import { toWire } from "../../src/model/session-wire.js";
 import { WorkerSessionHost } from "../../src/model/session-worker.js";
 import { HEAD_VECTORS_OUTPUT } from "../../src/model/graph.js";
-import { tinyModelDir } from "./paths.js";
+import { repoRoot, tinyModelDir } from "./paths.js";
 
 const files = loadModelFiles(tinyModelDir);
 const text = files.model.text;
@@ -146,5 +148,27 @@ describe("sessions in a worker thread", () => {
     await expect(session.run(feedsFor(session))).rejects.toThrow("The model was closed.");
     await expect(host.open({ path: files.onnx.vision })).rejects.toThrow("The model was closed.");
     await session.release();
+  });
+
+  it("an idle thread does not keep the process alive, and close lets the caller go on until the thread ended", () => {
+    const script = path.join(temp, "close.mts");
+    const module = (name: string) => JSON.stringify(pathToFileURL(path.join(repoRoot, "src/model", name)).href);
+    writeFileSync(
+      script,
+      [
+        `import { WorkerSessionHost } from ${module("session-worker.ts")};`,
+        `import { sessionOptions } from ${module("session-host.ts")};`,
+        "const host = new WorkerSessionHost(sessionOptions(1));",
+        `await host.open({ path: ${JSON.stringify(files.onnx.embed)} });`,
+        "await host.close();",
+        'console.log("closed");',
+        // An idle host left open must not hold the process either.
+        `await new WorkerSessionHost(sessionOptions(1)).open({ path: ${JSON.stringify(files.onnx.embed)} });`,
+        'console.log("left open");',
+      ].join("\n"),
+    );
+    const run = spawnSync(path.join(repoRoot, "node_modules/.bin/tsx"), [script], { encoding: "utf8", timeout: 60_000 });
+    expect(run.stdout.trim().split("\n")).toEqual(["closed", "left open"]);
+    expect(run.status).toBe(0);
   });
 });
