@@ -3,7 +3,7 @@ import path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import fs from "node:fs";
 import { generatedModels } from "./generated-models.js";
-import { DEFAULT_LIMITS, expandHome, loadConfig, TINY_MODEL_ID, type SavConfig } from "./config.js";
+import { DEFAULT_LIMITS, expandHome, LIMIT_NAMES, loadConfig, parseLimitSettings, TINY_MODEL_ID, type SavConfig } from "./config.js";
 import { listModels } from "./model/registry/index.js";
 import { registerModelsCommand } from "./model/registry/cli.js";
 import { registerEvalCommand, registerModelsCheckCommand } from "./eval/cli.js";
@@ -31,6 +31,7 @@ Environment (flags take precedence):
   SAV_ALLOWED_DIRS        directories image paths and export/import files must lie in, separated by '${path.delimiter}'; default none (then only URLs and base64 images, plus the client's roots)
   SAV_ALLOW_PRIVATE_URLS  1 = allow image URLs on loopback/private/link-local addresses (default refused)
   SAV_AUTO_PULL           1 = download a missing model inside a tool call instead of failing with the install command
+  SAV_LIMITS              change limits: 'maxImagePixels=134217728,maxBatchImages=64' (names as for --limit)
   HF_ENDPOINT, HF_TOKEN   model hub address and token for 'models pull'
   SAV_STORE_URL           postgres://user@host/db: keep tasks in PostgreSQL (replicas share it) instead of SQLite in SAV_DATA_DIR
   SAV_AUTH_TOKENS         HTTP bearer tokens 'tenant:token,tenant2:token2' (required for a non-loopback --http bind)
@@ -63,6 +64,7 @@ interface ServeOptions extends GlobalOptions {
   publicUrl?: string;
   shutdownTimeout?: number;
   tenantConcurrency?: number;
+  limit?: string[];
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -91,6 +93,7 @@ function configFrom(options: ServeOptions): SavConfig {
     allowedDirs: options.allowedDir?.map((dir) => path.resolve(expandHome(dir))),
     allowPrivateUrls: options.allowPrivateUrls ? true : undefined,
     autoPull: options.autoPull ? true : undefined,
+    limits: options.limit ? parseLimitSettings(options.limit, "--limit") : undefined,
   });
 }
 
@@ -213,6 +216,7 @@ export function buildProgram(): Command {
     .option("--cors-origin <origin>", "allow browser requests from this origin (repeatable; CORS is off by default)", collect)
     .option("--public-url <url>", "the URL clients reach the server at, when behind a proxy (auth metadata, JWT audience)")
     .option("--shutdown-timeout <ms>", `on SIGTERM/SIGINT, how long in-flight calls may finish (default ${DEFAULT_SHUTDOWN_TIMEOUT_MS})`, nonNegativeInteger)
+    .option("--limit <name=value>", `change one limit (repeatable; over SAV_LIMITS), e.g. maxImagePixels=134217728; names: ${LIMIT_NAMES.join(", ")}`, collect)
     .option("--tenant-concurrency <n>", `most tool calls one tenant may run at once over HTTP (default ${DEFAULT_MAX_CALLS_PER_TENANT})`, positiveInteger)
     .addHelpText("after", ENVIRONMENT_HELP)
     .action(async (_options: ServeOptions, command: Command) => {

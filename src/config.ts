@@ -55,6 +55,11 @@ export interface SavConfig {
 export const DEFAULT_MODEL_ID = "smolvlm-256m-instruct";
 export const TINY_MODEL_ID = "tiny-smolvlm";
 
+/** The largest stdio message for a given image-byte limit: two images sent as base64 (4/3 of their size) plus the JSON around them. */
+export function messageBytesFor(maxImageBytes: number): number {
+  return 2 * Math.ceil(maxImageBytes / 3) * 4 + 1024 * 1024;
+}
+
 export const DEFAULT_LIMITS: SavLimits = {
   maxImageBytes: 20 * 1024 * 1024,
   maxImagePixels: 64 * 1024 * 1024,
@@ -66,9 +71,45 @@ export const DEFAULT_LIMITS: SavLimits = {
   // 4 images at the per-image limit.
   maxPixelsPerExample: 256 * 1024 * 1024,
   urlTimeoutMs: 15_000,
-  // Two images at the byte limit sent as base64 (4/3 of their size) plus the JSON around them.
-  maxMessageBytes: 2 * Math.ceil((20 * 1024 * 1024) / 3) * 4 + 1024 * 1024,
+  maxMessageBytes: messageBytesFor(20 * 1024 * 1024),
 };
+
+export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof SavLimits)[];
+
+/** A limit setting that cannot be used; the message names the valid names and values. */
+export class LimitSettingError extends Error {}
+
+/**
+ * Limit overrides written `name=value` (SAV_LIMITS takes them comma-separated, --limit one per flag), e.g.
+ * `maxImagePixels=134217728`. Values are whole numbers of at least 1, `_` allowed as a digit separator.
+ */
+export function parseLimitSettings(settings: readonly string[], source: string): Partial<SavLimits> {
+  const parsed: Partial<SavLimits> = {};
+  for (const setting of settings.map((s) => s.trim()).filter((s) => s !== "")) {
+    const match = /^([A-Za-z]+)\s*=\s*([0-9][0-9_]*)$/.exec(setting);
+    const name = match?.[1] as keyof SavLimits | undefined;
+    if (!match || !name || !LIMIT_NAMES.includes(name)) {
+      const shown = setting.length > 60 ? `${setting.slice(0, 60)}…` : setting;
+      throw new LimitSettingError(
+        `${source}: "${shown}" is not a limit setting. Write name=value with a whole number; names: ${LIMIT_NAMES.join(", ")}.`,
+      );
+    }
+    const value = Number(match[2]!.replace(/_/g, ""));
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new LimitSettingError(`${source}: ${name} must be a whole number from 1 to ${Number.MAX_SAFE_INTEGER} (got ${match[2]}).`);
+    }
+    parsed[name] = value;
+  }
+  return parsed;
+}
+
+/** Defaults, then SAV_LIMITS, then flags; a raised image-byte limit raises the stdio message limit with it unless that is set too. */
+function resolveLimits(env: NodeJS.ProcessEnv, overrides: Partial<SavLimits> | undefined): SavLimits {
+  const explicit = { ...parseLimitSettings((env.SAV_LIMITS ?? "").split(","), "SAV_LIMITS"), ...(overrides ?? {}) };
+  const limits = { ...DEFAULT_LIMITS, ...explicit };
+  if (explicit.maxMessageBytes === undefined) limits.maxMessageBytes = Math.max(DEFAULT_LIMITS.maxMessageBytes, messageBytesFor(limits.maxImageBytes));
+  return limits;
+}
 
 function paths() {
   return envPaths("sav-mcp", { suffix: "" });
@@ -96,7 +137,9 @@ function splitDirs(value: string | undefined): string[] | undefined {
 }
 
 /** Configuration from the environment, with explicit overrides (CLI flags) taking precedence. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<SavConfig> = {}): SavConfig {
+export type ConfigOverrides = Partial<Omit<SavConfig, "limits">> & { limits?: Partial<SavLimits> };
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): SavConfig {
   const fromEnv: SavConfig = {
     dataDir: path.resolve(env.SAV_DATA_DIR ?? defaultDataDir()),
     modelsDir: path.resolve(env.SAV_MODELS_DIR ?? defaultModelsDir()),
@@ -105,8 +148,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     allowedDirs: splitDirs(env.SAV_ALLOWED_DIRS) ?? [],
     allowPrivateUrls: truthy(env.SAV_ALLOW_PRIVATE_URLS),
     autoPull: truthy(env.SAV_AUTO_PULL),
-    limits: { ...DEFAULT_LIMITS },
+    limits: resolveLimits(env, overrides.limits),
   };
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
-  return { ...fromEnv, ...defined, limits: { ...fromEnv.limits, ...(overrides.limits ?? {}) } };
+  return { ...fromEnv, ...defined, limits: fromEnv.limits };
 }

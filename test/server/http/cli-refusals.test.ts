@@ -36,6 +36,9 @@ describe("serve --http refuses unsafe or broken settings before listening", () =
     expect(tokens.code).toBe(1);
     expect(tokens.stderr).toMatch(/at least 16 characters/);
     expect(tokens.stderr).not.toContain("short-secret");
+    const limit = await serve(["--limit", "maxPixels=5"]);
+    expect(limit.code).toBe(1);
+    expect(limit.stderr).toMatch(/--limit: "maxPixels=5" is not a limit setting.*maxImagePixels/);
     const store = await serve(["--http", "127.0.0.1:0"], { SAV_STORE_URL: "mysql://user:hunter2@db/sav" });
     expect(store.code).toBe(1);
     expect(store.stderr).toMatch(/SAV_STORE_URL must be a postgres/);
