@@ -39,7 +39,6 @@ export class WorkerSessionHost implements SessionHost {
   /** Counts the threads started: a session opened in an earlier one is opened again before its next run. */
   private generation = 0;
   private readonly pending = new Map<number, Pending>();
-  private readonly sessions = new Set<RemoteSession>();
   private nextId = 1;
   private closed = false;
 
@@ -98,10 +97,14 @@ export class WorkerSessionHost implements SessionHost {
       worker.ref();
       const message = { ...request, id } as ToSessionThread;
       try {
-        worker.postMessage(message, transfer);
-      } catch {
-        // A buffer that cannot be moved (Node's pooled or otherwise untransferable memory) is copied instead.
-        worker.postMessage(message);
+        try {
+          worker.postMessage(message, transfer);
+        } catch {
+          // A buffer that cannot be moved (Node's pooled or otherwise untransferable memory) is copied instead.
+          worker.postMessage(message);
+        }
+      } catch (error) {
+        this.settle({ id, kind: "failed", name: "Error", message: `Cannot send ${what} to the ONNX Runtime worker thread: ${(error as Error).message}` });
       }
     });
   }
@@ -119,13 +122,7 @@ export class WorkerSessionHost implements SessionHost {
   }
 
   async open(source: SessionSource): Promise<ModelSession> {
-    const session = new RemoteSession(this, source, await this.openRemote(source));
-    this.sessions.add(session);
-    return session;
-  }
-
-  forget(session: RemoteSession): void {
-    this.sessions.delete(session);
+    return new RemoteSession(this, source, await this.openRemote(source));
   }
 
   /**
@@ -144,7 +141,6 @@ export class WorkerSessionHost implements SessionHost {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.sessions.clear();
     await this.stopThread();
   }
 }
@@ -195,7 +191,6 @@ class RemoteSession implements ModelSession {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    this.host.forget(this);
     const remote = this.remote;
     if (remote && remote.generation === this.host.currentGeneration) await this.host.call({ kind: "release", session: remote.session }, "a release");
   }
