@@ -14,8 +14,8 @@ import type {
   TaskSummary,
 } from "./types.js";
 
-/** Examples read between two turns of the event loop by loadTrainingSet (~5 MB at a full-size model's vectors). */
-const TRAINING_PAGE = 64;
+/** Examples read between two turns of the event loop by loadTrainingSet (~2 MB of full-size vectors, as sav-workers copy between turns). */
+const TRAINING_PAGE = 32;
 /** Reads of a training set that changed while it was read in pages, before one blocking read is taken instead. */
 const PAGED_ATTEMPTS = 3;
 

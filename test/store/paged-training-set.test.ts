@@ -26,7 +26,7 @@ describe("loadTrainingSet in pages", () => {
 
   it("gives the snapshot read's examples, in order, over several pages", async () => {
     const task = sqlite.createTask(newTask("paged"));
-    // 3 labels × 50 = 150 examples: pages of 64, 64 and 22; one example removed leaves a gap in the ids.
+    // 3 labels × 50 = 150 examples: pages of 32 (four full, one of 21); one example removed leaves a gap in the ids.
     const { ids } = sqlite.addExamples(task.id, clusteredExamples(["a", "b", "c"], 50));
     sqlite.removeExamples(task.id, { ids: [ids[70]!] });
     const paged = await store.loadTrainingSet(task.id);
