@@ -9,13 +9,14 @@
  * generation is used by one-shot commands, never on the server's hot path.
  */
 import { existsSync, readFileSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import * as ort from "onnxruntime-node";
 import type { ImageFeatures, Json, PositionIds } from "./families/types.js";
 import { loadModelFiles, readModelDirJson, type ModelFiles } from "./model-dir.js";
 import { embedWithImages } from "./runner.js";
+import { MainThreadSessionHost, sessionOptions, type InferenceThread, type ModelSession, type SessionHost } from "./session-host.js";
+import { WorkerSessionHost } from "./session-worker.js";
 import { floatTensor, inputMetadata, int64Tensor, readFloats } from "./tensors.js";
 
 /** Token strings that end an assistant turn in common chat templates. */
@@ -94,9 +95,10 @@ class GreedyGenerator implements Generator {
 
   constructor(
     private readonly files: ModelFiles,
-    private readonly vision: ort.InferenceSession,
-    private readonly embed: ort.InferenceSession,
-    private readonly decoder: ort.InferenceSession,
+    private readonly host: SessionHost,
+    private readonly vision: ModelSession,
+    private readonly embed: ModelSession,
+    private readonly decoder: ModelSession,
     private readonly tokenizer: Tokenizer,
     stopIds: Set<number>,
     private readonly maxImagePixels: number,
@@ -186,13 +188,15 @@ class GreedyGenerator implements Generator {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.vision.release(), this.embed.release(), this.decoder.release()]);
+    await this.host.close();
   }
 }
 
 export interface GeneratorOptions {
   threads?: number;
   maxImagePixels?: number;
+  /** Where the ONNX Runtime sessions run; default "worker". */
+  inference?: InferenceThread;
 }
 
 /** Loads the model's three graphs (the decoder unedited) for greedy generation. */
@@ -203,21 +207,17 @@ export async function createGenerator(
   const files = loadModelFiles(model.dir, model.dtypes);
   const json = readModelDirJson(model.dir);
   const tokenizer = new Tokenizer(json.tokenizerJson, json.tokenizerConfig);
-  const sessionOptions: ort.InferenceSession.SessionOptions = {
-    intraOpNumThreads: options.threads ?? os.availableParallelism(),
-    interOpNumThreads: 1,
-    graphOptimizationLevel: "all",
-    extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
-  };
-  const [vision, embed, decoder] = await Promise.all([
-    ort.InferenceSession.create(files.onnx.vision, sessionOptions),
-    ort.InferenceSession.create(files.onnx.embed, sessionOptions),
-    ort.InferenceSession.create(files.onnx.decoder, sessionOptions),
-  ]);
-  if (!decoder.outputNames.some((name) => name.startsWith("present."))) {
-    await Promise.all([vision.release(), embed.release(), decoder.release()]);
-    throw new Error(`${files.onnx.decoder} has no present.* outputs: greedy generation needs a decoder with a KV cache.`);
+  const ortOptions = sessionOptions(options.threads);
+  const host = options.inference === "main" ? new MainThreadSessionHost(ortOptions) : new WorkerSessionHost(ortOptions);
+  try {
+    const [vision, embed, decoder] = await Promise.all([files.onnx.vision, files.onnx.embed, files.onnx.decoder].map((file) => host.open({ path: file })));
+    if (!decoder!.outputNames.some((name) => name.startsWith("present."))) {
+      throw new Error(`${files.onnx.decoder} has no present.* outputs: greedy generation needs a decoder with a KV cache.`);
+    }
+    const stops = stopTokenIds(model.dir, json.config, json.tokenizerConfig, (token) => tokenizer.token_to_id(token) ?? undefined);
+    return new GreedyGenerator(files, host, vision!, embed!, decoder!, tokenizer, stops, options.maxImagePixels ?? 64 * 1024 * 1024);
+  } catch (error) {
+    await host.close();
+    throw error;
   }
-  const stops = stopTokenIds(model.dir, json.config, json.tokenizerConfig, (token) => tokenizer.token_to_id(token) ?? undefined);
-  return new GreedyGenerator(files, vision, embed, decoder, tokenizer, stops, options.maxImagePixels ?? 64 * 1024 * 1024);
 }

@@ -1,7 +1,5 @@
-import os from "node:os";
 import { LRUCache } from "lru-cache";
 import * as ort from "onnxruntime-node";
-import { prepareDecoder } from "./decoder-cache.js";
 import { sha256File, sha256Hex } from "./file-hash.js";
 import { ModelInputError } from "./errors.js";
 import { DEFAULT_LANE, FairQueue } from "./fair-queue.js";
@@ -9,6 +7,8 @@ import type { FamilyModel, ImageFeatures, ProcessingOptions, VisionSession } fro
 import { HEAD_VECTORS_OUTPUT } from "./graph.js";
 import { ImageError } from "./image.js";
 import { loadModelFiles, type ModelFiles } from "./model-dir.js";
+import { MainThreadSessionHost, sessionOptions, type InferenceThread, type ModelSession, type SessionHost } from "./session-host.js";
+import { WorkerSessionHost } from "./session-worker.js";
 import { floatTensor, inputMetadata, int64Tensor, readFloats, type InputMetadata } from "./tensors.js";
 import type { ExtractRequest, ExtractResult, HeadShape, HeadVectorExtractor, ModelInfo } from "./types.js";
 
@@ -33,6 +33,10 @@ export interface RunnerOptions {
   maxImagePixels?: number;
   /** An inference queue shared with other runners, so that models take turns on the cores too; default the runner's own. */
   queue?: FairQueue;
+  /** Where the ONNX Runtime sessions run; default "worker" (the event loop stays free during inference). */
+  inference?: InferenceThread;
+  /** Opens the sessions instead of a host of `inference`'s kind (tests); the runner closes it. */
+  sessionHost?: SessionHost;
 }
 
 /** The request was cancelled through its AbortSignal. */
@@ -84,7 +88,7 @@ async function fingerprintOf(files: ModelFiles): Promise<string> {
 export class ModelRunner implements HeadVectorExtractor {
   readonly info: ModelInfo;
   private readonly queue: FairQueue;
-  private readonly decoders = new Map<number, Promise<ort.InferenceSession>>();
+  private readonly decoders = new Map<number, Promise<ModelSession>>();
   private readonly visionCache: LRUCache<string, ImageFeatures>;
   private readonly pendingVision = new Map<string, Promise<VisionLookup>>();
   private readonly resultCache: LRUCache<string, ExtractResult>;
@@ -92,9 +96,9 @@ export class ModelRunner implements HeadVectorExtractor {
 
   private constructor(
     private readonly files: ModelFiles,
-    private readonly vision: VisionSession & { release(): Promise<void> },
-    private readonly embed: ort.InferenceSession,
-    private readonly sessionOptions: ort.InferenceSession.SessionOptions,
+    private readonly host: SessionHost,
+    private readonly vision: ModelSession,
+    private readonly embed: ModelSession,
     private readonly options: { processing: Record<string, unknown>; maxImagePixels: number },
     info: ModelInfo,
     cacheBytes: { vision: number; result: number },
@@ -112,21 +116,13 @@ export class ModelRunner implements HeadVectorExtractor {
     const text = files.model.text;
     // Fails now, not at the first request, when the runner's default options do not fit the family.
     files.model.resolveOptions(options.processing);
-    const threads = options.threads ?? os.availableParallelism();
-    const sessionOptions: ort.InferenceSession.SessionOptions = {
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      executionMode: "sequential",
-      graphOptimizationLevel: "all",
-      // Idle ORT threads otherwise busy-wait, taking the cores from the next session and from image decoding
-      // (measured: decoder stage 0.8x, two-in-flight throughput 3-11% better; BENCHMARKS.md).
-      extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
-    };
-    const [vision, embed, fingerprint] = await Promise.all([
-      ort.InferenceSession.create(files.onnx.vision, sessionOptions),
-      ort.InferenceSession.create(files.onnx.embed, sessionOptions),
-      fingerprintOf(files),
-    ]);
+    const ortOptions = sessionOptions(options.threads);
+    const host = options.sessionHost ?? (options.inference === "main" ? new MainThreadSessionHost(ortOptions) : new WorkerSessionHost(ortOptions));
+    const opened = Promise.all([host.open({ path: files.onnx.vision }), host.open({ path: files.onnx.embed }), fingerprintOf(files)]);
+    const [vision, embed, fingerprint] = await opened.catch(async (error: unknown) => {
+      await host.close();
+      throw error;
+    });
     const shape: HeadShape = { layers: text.layers, heads: text.heads, headDim: text.headDim };
     const info: ModelInfo = {
       id: model.id,
@@ -140,15 +136,18 @@ export class ModelRunner implements HeadVectorExtractor {
     };
     const runner = new ModelRunner(
       files,
-      visionSessionOf(vision),
+      host,
+      vision,
       embed,
-      sessionOptions,
       { processing: options.processing ?? {}, maxImagePixels: options.maxImagePixels ?? 64 * 1024 * 1024 },
       info,
       { vision: options.visionCacheBytes ?? 256 * 1024 * 1024, result: options.resultCacheBytes ?? 64 * 1024 * 1024 },
       options.queue ?? new FairQueue(),
     );
-    await runner.decoder(shape.layers);
+    await runner.decoder(shape.layers).catch(async (error: unknown) => {
+      await host.close();
+      throw error;
+    });
     return runner;
   }
 
@@ -158,20 +157,13 @@ export class ModelRunner implements HeadVectorExtractor {
   }
 
   /** The decoder session computing layers 0..layers-1, edited and cached on first use. */
-  private decoder(layers: number): Promise<ort.InferenceSession> {
+  private decoder(layers: number): Promise<ModelSession> {
     let session = this.decoders.get(layers);
     if (!session) {
       const text = this.model.text;
-      session = prepareDecoder(this.files.onnx.decoder, {
-        layers: text.layers,
-        width: text.heads * text.headDim,
-        keepLayers: layers,
-        oProjPattern: this.files.family.oProjPattern,
-      }).then((prepared) =>
-        prepared.path
-          ? ort.InferenceSession.create(prepared.path, this.sessionOptions)
-          : ort.InferenceSession.create(prepared.bytes as Uint8Array, this.sessionOptions),
-      );
+      const edit = { layers: text.layers, width: text.heads * text.headDim, keepLayers: layers, oProjPattern: this.files.family.oProjPattern };
+      // Edited where the session lives (in the worker thread, the graph edit does not block the event loop either).
+      session = this.host.open({ decoder: { source: this.files.onnx.decoder, edit } });
       session.catch(() => this.decoders.delete(layers));
       this.decoders.set(layers, session);
     }
@@ -214,10 +206,7 @@ export class ModelRunner implements HeadVectorExtractor {
     const preprocessMs = performance.now() - started;
     checkAborted(signal);
     const visionStart = performance.now();
-    const value = await this.queue.run(lane, () => {
-      checkAborted(signal);
-      return this.model.encodeImage(this.vision, image);
-    });
+    const value = await this.queue.run(lane, () => this.model.encodeImage(visionSessionOf(this.vision, signal), image));
     if (value.features.length !== value.rows * this.model.text.hiddenSize) {
       throw new Error(`The ${this.files.family.id} vision features have ${value.features.length} values for ${value.rows} rows of width ${this.model.text.hiddenSize}.`);
     }
@@ -229,11 +218,14 @@ export class ModelRunner implements HeadVectorExtractor {
     return embedWithImages(this.embed, inputIds, images, this.model);
   }
 
-  private async runDecoder(inputIds: number[], images: ImageFeatures[], layers: number): Promise<Float32Array> {
+  private async runDecoder(inputIds: number[], images: ImageFeatures[], layers: number, signal?: AbortSignal): Promise<Float32Array> {
     const text = this.model.text;
     const length = inputIds.length;
+    checkAborted(signal);
     const embeds = await this.mergedEmbeddings(inputIds, images);
     const decoder = await this.decoder(layers);
+    // A cancelled request starts no further session run: at most the one in flight finishes.
+    checkAborted(signal);
     const feeds: Record<string, ort.Tensor> = {};
     for (const [name, meta] of inputMetadata(decoder)) {
       if (name === "inputs_embeds") feeds[name] = floatTensor(embeds, [1, length, text.hiddenSize], meta.type);
@@ -305,10 +297,7 @@ export class ModelRunner implements HeadVectorExtractor {
     const features = visions.map((v) => v.value);
     const inputIds = this.promptIds(features, text, options);
     const decoderStart = performance.now();
-    const vectors = await this.queue.run(lane, () => {
-      checkAborted(signal);
-      return this.runDecoder(inputIds, features, layers);
-    });
+    const vectors = await this.queue.run(lane, () => this.runDecoder(inputIds, features, layers, signal));
     const result: ExtractResult = {
       vectors,
       shape: { ...this.info.shape, layers },
@@ -338,23 +327,22 @@ export class ModelRunner implements HeadVectorExtractor {
     return { inputIds, inputsEmbeds, positionIds };
   }
 
+  /** Releases every session (and stops the worker thread); calls under way fail. */
   async close(): Promise<void> {
-    const decoders = await Promise.allSettled(this.decoders.values());
     this.decoders.clear();
-    await Promise.all([
-      this.vision.release(),
-      this.embed.release(),
-      ...decoders.map((d) => (d.status === "fulfilled" ? d.value.release() : Promise.resolve())),
-    ]);
+    await this.host.close();
   }
 }
 
-function visionSessionOf(session: ort.InferenceSession): VisionSession & { release(): Promise<void> } {
+/** The vision session as a family sees it, for one request: once the request is cancelled, no further run starts. */
+function visionSessionOf(session: ModelSession, signal?: AbortSignal): VisionSession {
   return {
     inputs: inputMetadata(session),
     outputNames: session.outputNames,
-    run: (feeds) => session.run(feeds),
-    release: () => session.release(),
+    run: (feeds) => {
+      checkAborted(signal);
+      return session.run(feeds);
+    },
   };
 }
 
@@ -363,7 +351,7 @@ function visionSessionOf(session: ort.InferenceSession): VisionSession & { relea
  * (shared with the generation loop, src/model/generate.ts).
  */
 export async function embedWithImages(
-  embed: ort.InferenceSession,
+  embed: Pick<ModelSession, "outputNames"> & { run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> },
   inputIds: readonly number[],
   images: readonly ImageFeatures[],
   model: Pick<FamilyModel, "imageTokenId" | "text">,

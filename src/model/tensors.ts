@@ -74,7 +74,7 @@ export interface InputMetadata {
 }
 
 /** Input names, types and shapes as the session states them (symbolic dims as strings). */
-export function inputMetadata(session: ort.InferenceSession): Map<string, InputMetadata> {
+export function inputMetadata(session: Pick<ort.InferenceSession, "inputNames" | "inputMetadata">): Map<string, InputMetadata> {
   const map = new Map<string, InputMetadata>();
   const metadata = session.inputMetadata;
   session.inputNames.forEach((name, i) => {

@@ -1,10 +1,14 @@
 /**
  * Worker thread of crossValidateOffThread: validates and plans the cross-validation on the shared examples,
- * scores its range of heads, and (the worker of the first range) joins every range into the report.
+ * scores its range of heads, and (the worker of the first range) joins every range into the report. Also the
+ * thread of calibrateOffThread.
  */
 import { parentPort } from "node:worker_threads";
 import {
+  buildClassifier,
   type CrossValidationPlan,
+  fitCalibration,
+  heldOutPredictions,
   type LabelledVector,
   planCrossValidation,
   reportCrossValidation,
@@ -40,6 +44,11 @@ port.on("message", (message: ToWorker) => {
         scores.heldOutVote.buffer as ArrayBuffer,
         scores.heldOutSimilarity.buffer as ArrayBuffer,
       ]);
+    } else if (message.kind === "calibrate") {
+      const examples = examplesFrom(message.examples);
+      const classifier = buildClassifier(examples, message.shape, message.options);
+      const calibration = fitCalibration(classifier, examples);
+      post({ kind: "calibrated", calibration, predictions: heldOutPredictions(classifier, calibration, examples) });
     } else {
       if (plan === undefined) throw new Error("report requested before the examples were planned");
       post({ kind: "report", report: reportCrossValidation(plan, message.parts) });

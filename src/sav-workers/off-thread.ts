@@ -1,15 +1,19 @@
 /**
- * Cross-validation in worker threads, so the event loop stays free for other calls while it runs: the heads
- * are split into ranges, one per thread; the examples are shared with every thread, not copied.
+ * Cross-validation and calibration in worker threads, so the event loop stays free for other calls while they
+ * run: the heads are split into ranges, one per thread; the examples are shared with every thread, not copied.
  */
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import {
+  type BuildOptions,
+  buildClassifier,
+  type Calibration,
   type CrossValidationOptions,
   type CrossValidationReport,
   type HeadShape,
+  type HeldOutPrediction,
   type FoldScores,
   type LabelledVector,
   planCrossValidation,
@@ -72,10 +76,10 @@ function startWorker(): Worker {
   return new Worker(bootstrap, { eval: true });
 }
 
-function failure(message: Extract<FromWorker, { kind: "failed" }>): Error {
+function failure(message: Extract<FromWorker, { kind: "failed" }>, what = "cross-validation"): Error {
   return message.savCode !== undefined
     ? new SavError(message.savCode, message.message)
-    : new Error(`cross-validation failed in a worker thread: ${message.message}`);
+    : new Error(`${what} failed in a worker thread: ${message.message}`);
 }
 
 /**
@@ -119,7 +123,7 @@ export async function crossValidateOffThread(
               const buffers = parts.flatMap((p) => [p.foldCorrect.buffer, p.foldMarginSum.buffer, p.heldOutVote.buffer, p.heldOutSimilarity.buffer]);
               workers[0]!.postMessage(request, buffers as ArrayBuffer[]);
             }
-          } else {
+          } else if (message.kind === "report") {
             signal?.removeEventListener("abort", onAbort);
             resolve(message.report);
           }
@@ -141,5 +145,44 @@ export async function crossValidateOffThread(
     });
   } finally {
     await Promise.all(workers.map((worker) => worker.terminate()));
+  }
+}
+
+/**
+ * The classifier `buildClassifier(examples, shape, options)` would build, its temperature fitted by
+ * leave-one-out (fitCalibration) and every example predicted held out (heldOutPredictions), computed in one
+ * worker thread: at 2,000 examples this is seconds of work. Bad input rejects with the same SavError.
+ */
+export async function calibrateOffThread(
+  examples: readonly LabelledVector[],
+  shape: HeadShape,
+  options: BuildOptions = {},
+  { signal }: Pick<OffThreadOptions, "signal"> = {},
+): Promise<{ calibration: Calibration; predictions: HeldOutPrediction[] }> {
+  signal?.throwIfAborted();
+  const shared = Array.isArray(examples) ? await shareExamples(examples) : null;
+  if (shared === null) {
+    buildClassifier([...examples], shape, options); // throws the engine's message
+    throw new SavError("invalid-vector", "every example vector must be a Float32Array of the same length");
+  }
+  signal?.throwIfAborted();
+  const worker = startWorker();
+  let onAbort = (): void => undefined;
+  try {
+    return await new Promise((resolve, reject) => {
+      onAbort = () => reject(signal!.reason);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      worker.on("message", (message: FromWorker) => {
+        if (message.kind === "calibrated") resolve(message);
+        else reject(message.kind === "failed" ? failure(message, "calibration") : new Error(`calibration worker answered "${message.kind}"`));
+      });
+      worker.on("error", (error) => reject(new Error(`calibration worker thread failed: ${error.message}`)));
+      worker.on("exit", (code) => reject(new Error(`calibration worker thread exited (code ${code})`)));
+      const request: ToWorker = { kind: "calibrate", examples: shared, shape, options };
+      worker.postMessage(request);
+    });
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    await worker.terminate();
   }
 }

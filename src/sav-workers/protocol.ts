@@ -1,4 +1,4 @@
-import type { CrossValidationOptions, CrossValidationReport, HeadShape, SavErrorCode } from "../sav/index.js";
+import type { BuildOptions, Calibration, CrossValidationOptions, CrossValidationReport, HeadShape, HeldOutPrediction, SavErrorCode } from "../sav/index.js";
 import type { FoldScores } from "../sav/index.js";
 
 /** The examples as one shared block: example i's vector is floats [i·length, (i+1)·length). */
@@ -18,9 +18,12 @@ export type ToWorker =
       endHead: number;
     }
   /** To the worker that scored the first range: join every range's scores into the report. */
-  | { kind: "report"; parts: FoldScores[] };
+  | { kind: "report"; parts: FoldScores[] }
+  /** Build the classifier on every example, fit its temperature and predict each example held out. */
+  | { kind: "calibrate"; examples: SharedExamples; shape: HeadShape; options: BuildOptions };
 
 export type FromWorker =
   | { kind: "scores"; scores: FoldScores }
   | { kind: "report"; report: CrossValidationReport }
+  | { kind: "calibrated"; calibration: Calibration; predictions: HeldOutPrediction[] }
   | { kind: "failed"; savCode?: SavErrorCode; message: string };

@@ -249,6 +249,12 @@ export class SavStore {
     return read();
   }
 
+  /** Up to `limit` examples with vectors whose id is above `afterId`, in id order (a page of loadTrainingSet). */
+  trainingPage(taskId: number, afterId: number, limit: number): ExampleWithVectors[] {
+    const rows = this.db.prepare("SELECT * FROM examples WHERE task_id = ? AND id > ? ORDER BY id LIMIT ?").all(taskId, afterId, limit) as ExampleRow[];
+    return rows.map((row) => ({ ...exampleFromRow(row), vectors: littleEndianToFloat32(row.vectors!) }));
+  }
+
   exampleVersion(taskId: number): number | undefined {
     const row = this.db.prepare("SELECT example_version FROM tasks WHERE id = ?").get(taskId) as
       | { example_version: number }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { crossValidate, SavError, type HeadShape } from "../../src/sav/index.js";
-import { crossValidateOffThread } from "../../src/sav-workers/off-thread.js";
+import { buildClassifier, crossValidate, fitCalibration, heldOutPredictions, SavError, type HeadShape } from "../../src/sav/index.js";
+import { calibrateOffThread, crossValidateOffThread } from "../../src/sav-workers/off-thread.js";
 import { structuredData } from "../sav/helpers.js";
 
 const shape: HeadShape = { layers: 3, heads: 4, headDim: 6 };
@@ -29,6 +29,32 @@ describe("cross-validation in worker threads", () => {
   it("stops when aborted, rejecting with the signal's reason", async () => {
     const controller = new AbortController();
     const pending = crossValidateOffThread(examples, shape, {}, { signal: controller.signal, threads: 2 });
+    controller.abort(new Error("user cancelled"));
+    await expect(pending).rejects.toThrow("user cancelled");
+  });
+});
+
+describe("calibration in a worker thread", () => {
+  it("gives the same temperature and held-out predictions as on the calling thread", async () => {
+    for (const options of [{ k: 3 }, { k: 5, selection: "leave-one-out" as const }]) {
+      const classifier = buildClassifier(examples, shape, options);
+      const calibration = fitCalibration(classifier, examples);
+      const offThread = await calibrateOffThread(examples, shape, options);
+      expect(offThread.calibration).toEqual(calibration);
+      expect(offThread.predictions).toEqual(heldOutPredictions(classifier, calibration, examples));
+    }
+  });
+
+  it("rejects bad input with the engine's SavError and message, and stops when aborted", async () => {
+    const tooFew = examples.filter((e) => e.label !== "d").concat(examples.find((e) => e.label === "d")!);
+    const offThread = await calibrateOffThread(tooFew, shape, { k: 3 }).catch((error: unknown) => error);
+    expect(offThread).toBeInstanceOf(SavError);
+    expect(() => fitCalibration(buildClassifier(tooFew, shape, { k: 3 }), tooFew)).toThrow((offThread as SavError).message);
+    const wrongLength = [...examples.slice(1), { label: "a", vector: new Float32Array(5) }];
+    await expect(calibrateOffThread(wrongLength, shape)).rejects.toThrow(/has 5 values; the shape 3x4x6 needs 72/);
+
+    const controller = new AbortController();
+    const pending = calibrateOffThread(examples, shape, {}, { signal: controller.signal });
     controller.abort(new Error("user cancelled"));
     await expect(pending).rejects.toThrow("user cancelled");
   });

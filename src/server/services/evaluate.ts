@@ -14,9 +14,9 @@ function headCountsFor(task: TaskRecord, k: number): number[] {
   return [...new Set([1, 5, 10, 20, 40, 80, k, all].map((count) => Math.min(count, all)))].sort((a, b) => a - b);
 }
 
-function calibrationOrNull(...args: Parameters<typeof calibrationReport>): ReturnType<typeof calibrationReport> | null {
+async function calibrationOrNull(...args: Parameters<typeof calibrationReport>): Promise<Awaited<ReturnType<typeof calibrationReport>> | null> {
   try {
-    return calibrationReport(...args);
+    return await calibrationReport(...args);
   } catch (error) {
     // Cross-validation succeeded, so only a degenerate case (e.g. one example of a label) lands here.
     if (error instanceof SavError) return null;
@@ -68,6 +68,8 @@ export async function evaluate(service: ServiceContext, input: EvaluateInput, ct
       };
     });
   const effectiveK = Math.min(k, task.shape.layers * task.shape.heads);
+  const calibration = await calibrationOrNull(task, examples, k, input.minConfidence ?? task.minConfidence ?? undefined, ctx.signal);
+  throwIfCancelled(ctx.signal);
   return {
     task: task.name,
     method: folds === "leave-one-out" ? "leave-one-out cross-validation" : `stratified ${folds}-fold cross-validation (seed ${seed})`,
@@ -85,7 +87,7 @@ export async function evaluate(service: ServiceContext, input: EvaluateInput, ct
     accuracyByHeadCount: report.accuracyByHeadCount.map((h) => ({ heads: h.heads, accuracy: round(h.accuracy) })),
     misclassified,
     recommendations: recommendations(task, counts, report.accuracy, report.accuracyByHeadCount, effectiveK),
-    calibration: calibrationOrNull(task, examples, k, input.minConfidence ?? task.minConfidence ?? undefined),
+    calibration,
     ...(task.randomWeights ? { note: RANDOM_WEIGHTS_NOTE } : {}),
   };
 }
