@@ -4,10 +4,9 @@
  * its runs take turns. Should the thread die, the calls waiting on it fail with an error saying so, and the
  * next call starts a new thread and opens the session there again.
  */
-import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import type * as ort from "onnxruntime-node";
+import { startWorkerThread } from "../worker-thread.js";
 import { rebuildError, type ModelSession, type SessionHost, type SessionSource } from "./session-host.js";
 import { fromWire, toWire, type FromSessionThread, type OpenedSession, type ToSessionThread, type WireTensor } from "./session-wire.js";
 
@@ -19,19 +18,8 @@ interface Pending {
   what: string;
 }
 
-/**
- * Starts the thread. From source (tests, benchmarks under tsx) the entry is TypeScript: Node 20 does not
- * apply ES module hooks in worker threads, so it goes through tsx's require hook (as sav-workers/off-thread.ts).
- */
 function startThread(): Worker {
-  if (!import.meta.url.endsWith(".ts")) {
-    // The thread needs none of the process's Node options (some, such as --input-type, would stop it).
-    return new Worker(new URL("./session-worker-thread.js", import.meta.url), { execArgv: [] });
-  }
-  const requireHook = createRequire(import.meta.url).resolve("tsx/cjs/api");
-  const script = fileURLToPath(new URL("./session-worker-thread.ts", import.meta.url));
-  const bootstrap = `require(${JSON.stringify(requireHook)}).register(); require(${JSON.stringify(script)});`;
-  return new Worker(bootstrap, { eval: true });
+  return startWorkerThread(import.meta.url, "session-worker-thread");
 }
 
 export class WorkerSessionHost implements SessionHost {

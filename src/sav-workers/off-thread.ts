@@ -2,10 +2,9 @@
  * Cross-validation and calibration in worker threads, so the event loop stays free for other calls while they
  * run: the heads are split into ranges, one per thread; the examples are shared with every thread, not copied.
  */
-import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
-import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startWorkerThread } from "../worker-thread.js";
 import {
   type BuildOptions,
   buildClassifier,
@@ -61,19 +60,8 @@ function threadCount(examples: number, shape: HeadShape, maxThreads: number): nu
   return Math.max(1, Math.min(maxThreads, heads, Math.ceil(work / MIN_WORK_PER_THREAD)));
 }
 
-/**
- * Starts one worker. From source (tests, benchmarks under tsx) the worker is TypeScript: Node 20 does not
- * apply ES module hooks in worker threads, so it goes through tsx's require hook.
- */
 function startWorker(): Worker {
-  if (!import.meta.url.endsWith(".ts")) {
-    // The worker needs none of the process's Node options (some, such as --input-type, would stop it).
-    return new Worker(new URL("./cross-validation-worker.js", import.meta.url), { execArgv: [] });
-  }
-  const requireHook = createRequire(import.meta.url).resolve("tsx/cjs/api");
-  const script = fileURLToPath(new URL("./cross-validation-worker.ts", import.meta.url));
-  const bootstrap = `require(${JSON.stringify(requireHook)}).register(); require(${JSON.stringify(script)});`;
-  return new Worker(bootstrap, { eval: true });
+  return startWorkerThread(import.meta.url, "cross-validation-worker");
 }
 
 function failure(message: Extract<FromWorker, { kind: "failed" }>, what = "cross-validation"): Error {

@@ -6,7 +6,9 @@
 import { spawn } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import sharp from "sharp";
 import { ensureTinyModel, type TinyVariant } from "../../src/model/families/idefics3/tiny/index.js";
 
@@ -207,4 +209,26 @@ export async function readModelConfig(dir: string): Promise<ConfigJson> {
 export function loadNote(before: number[], after: number[]): string {
   const f = (l: number[]): string => l.map((x) => x.toFixed(1)).join(" / ");
   return `Machine load average (1/5/15 min) ${f(before)} at the start and ${f(after)} at the end, on ${os.cpus().length} cores: other jobs share this machine, so absolute times are inflated by their load; ratios are measured back to back in one process and are the figures to trust.`;
+}
+
+/** A tool call's structured result, or an Error with the tool's own message (benchmarks allow an hour per call). */
+export async function callToolOk<T>(client: Client, name: string, args: Record<string, unknown>): Promise<T> {
+  const result = (await client.callTool({ name, arguments: args }, undefined, { timeout: 60 * 60 * 1000 })) as CallToolResult;
+  if (result.isError) {
+    const first = result.content[0];
+    throw new Error(`${name} failed: ${first && first.type === "text" ? first.text : "?"}`);
+  }
+  return result.structuredContent as T;
+}
+
+/** Runs a section when its file is executed directly (`npx tsx tools/bench/x.ts`), printing its Markdown. */
+export function runIfMain(moduleUrl: string, run: () => Promise<string>): void {
+  if (process.argv[1] === undefined || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
+  run().then(
+    (section) => process.stdout.write(section),
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -15,7 +15,7 @@ import { pathToFileURL } from "node:url";
 import { crossValidate, type CrossValidationReport, type LabelledVector } from "../../src/sav/index.js";
 import { KernelArena } from "../../src/sav/kernel-arena.js";
 import { crossValidateOffThread } from "../../src/sav-workers/off-thread.js";
-import { loadNote, log, median, ms, ratio, ROOT, yes } from "./common.js";
+import { loadNote, log, median, ms, ratio, ROOT, yes, runIfMain } from "./common.js";
 import { measurePeakFlops } from "./peak-flops.js";
 import { LABELS, SHAPE, syntheticFeatures } from "./sav.js";
 
@@ -178,12 +178,4 @@ export async function runCrossValidationBenchmark(): Promise<string> {
   return lines.join("\n");
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runCrossValidationBenchmark().then(
-    (section) => process.stdout.write(section),
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(import.meta.url, runCrossValidationBenchmark);

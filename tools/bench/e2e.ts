@@ -8,16 +8,14 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { loadConfig } from "../../src/config.js";
 import type { ExtractResult, HeadVectorExtractor } from "../../src/model/types.js";
 import { createSavServer } from "../../src/server/create-server.js";
 import { createExtractor } from "../../src/model/runner.js";
 import { ExtractorPool, type ModelProvider } from "../../src/server/models.js";
-import { BENCH_MODEL_DIR, BENCH_MODEL_ID, ensureBenchModel, loadNote, log, ms, ratio, testImage, yes } from "./common.js";
+import { BENCH_MODEL_DIR, BENCH_MODEL_ID, ensureBenchModel, loadNote, log, ms, ratio, testImage, yes, runIfMain, callToolOk } from "./common.js";
 
 const LABELS = 10;
 const EXAMPLES_PER_LABEL = 20;
@@ -89,14 +87,6 @@ class TimedModels implements ModelProvider {
   }
 }
 
-async function callOk<T>(client: Client, name: string, args: Record<string, unknown>): Promise<T> {
-  const result = (await client.callTool({ name, arguments: args }, undefined, { timeout: 60 * 60 * 1000 })) as CallToolResult;
-  if (result.isError) {
-    const first = result.content[0];
-    throw new Error(`${name} failed: ${first && first.type === "text" ? first.text : "?"}`);
-  }
-  return result.structuredContent as T;
-}
 
 interface Split {
   calls: number;
@@ -167,16 +157,16 @@ export async function runEndToEndBenchmark(): Promise<string> {
 
     try {
       const createStart = performance.now();
-      await callOk(client, "create_sav_task", { name: "colours", prompt: PROMPT, labels: Array.from({ length: LABELS }, (_, i) => `colour-${i}`) });
+      await callToolOk(client, "create_sav_task", { name: "colours", prompt: PROMPT, labels: Array.from({ length: LABELS }, (_, i) => `colour-${i}`) });
       const createMs = performance.now() - createStart;
       log(`[e2e] create_sav_task (loads the model): ${createMs.toFixed(0)} ms`);
 
       // Warm-up outside the figures: one extraction through a throwaway task, so first-run allocation is not counted.
-      await callOk(client, "create_sav_task", { name: "warm-up", prompt: "Warm-up.", labels: ["a", "b"] });
-      await callOk(client, "add_examples", { task: "warm-up", examples: [{ image: { data: Buffer.from(await testImage(1)).toString("base64") }, label: "a" }] });
+      await callToolOk(client, "create_sav_task", { name: "warm-up", prompt: "Warm-up.", labels: ["a", "b"] });
+      await callToolOk(client, "add_examples", { task: "warm-up", examples: [{ image: { data: Buffer.from(await testImage(1)).toString("base64") }, label: "a" }] });
 
       const add = await measure("add_examples", async () => {
-        await callOk(client, "add_examples", { task: "colours", examples });
+        await callToolOk(client, "add_examples", { task: "colours", examples });
         return 1;
       });
 
@@ -187,7 +177,7 @@ export async function runEndToEndBenchmark(): Promise<string> {
         let calls = 0;
         for (let from = 0; from < images.length; from += QUERY_BATCH) {
           const batch = images.slice(from, from + QUERY_BATCH);
-          const out = await callOk<Classified>(client, "classify_image", { task: "colours", images: batch.map((q) => ({ path: q.path })) });
+          const out = await callToolOk<Classified>(client, "classify_image", { task: "colours", images: batch.map((q) => ({ path: q.path })) });
           out.results.forEach((r, i) => {
             if (r.label === batch[i]!.label) correct++;
           });
@@ -202,7 +192,7 @@ export async function runEndToEndBenchmark(): Promise<string> {
       // Every fifth example image: seen by add_examples (vision features cached) but not with this decoder depth.
       const exampleImages = examples.filter((_, i) => i % (examples.length / QUERIES) === 0).map((e) => ({ path: e.image.path, label: e.label }));
       const examplesAgain = await measure("classify_image, example images", classifyAll(exampleImages));
-      const task = await callOk<{ selectedHeads: { layer: number }[] | null }>(client, "get_task", { task: "colours" });
+      const task = await callToolOk<{ selectedHeads: { layer: number }[] | null }>(client, "get_task", { task: "colours" });
       const deepest = Math.max(...(task.selectedHeads ?? []).map((h) => h.layer));
       const loadAfter = os.loadavg();
 
@@ -239,12 +229,4 @@ export async function runEndToEndBenchmark(): Promise<string> {
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runEndToEndBenchmark().then(
-    (section) => process.stdout.write(section),
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(import.meta.url, runEndToEndBenchmark);

@@ -12,10 +12,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
-import { pathToFileURL } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { loadConfig } from "../../src/config.js";
 import { defaultTinyModelDir, ensureTinyModel } from "../../src/model/families/idefics3/tiny/index.js";
 import { ModelRunner, type ModelRef } from "../../src/model/runner.js";
@@ -25,7 +23,7 @@ import { buildClassifier, fitCalibration, heldOutPredictions } from "../../src/s
 import { createSavServer } from "../../src/server/create-server.js";
 import { ExtractorPool, type ModelProvider } from "../../src/server/models.js";
 import { SavStore } from "../../src/store/index.js";
-import { BENCH_MODEL_DIR, BENCH_MODEL_ID, ensureBenchModel, loadNote, log, median, ms, ratio, testImage, yes } from "./common.js";
+import { BENCH_MODEL_DIR, BENCH_MODEL_ID, ensureBenchModel, loadNote, log, median, ms, ratio, testImage, yes, runIfMain, callToolOk } from "./common.js";
 
 const RESOLUTION_MS = 10;
 const MODES: InferenceThread[] = ["main", "worker"];
@@ -163,14 +161,6 @@ class BenchModels implements ModelProvider {
   }
 }
 
-async function callOk<T>(client: Client, name: string, args: Record<string, unknown>): Promise<T> {
-  const result = (await client.callTool({ name, arguments: args }, undefined, { timeout: 60 * 60 * 1000 })) as CallToolResult;
-  if (result.isError) {
-    const first = result.content[0];
-    throw new Error(`${name} failed: ${first && first.type === "text" ? first.text : "?"}`);
-  }
-  return result.structuredContent as T;
-}
 
 /**
  * Sends list_tasks every LIST_INTERVAL_MS while `work` runs (the next one once the previous has answered); each
@@ -184,7 +174,7 @@ async function listLatencies(client: Client, work: Promise<unknown>): Promise<nu
   let due = performance.now();
   while (!done) {
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
-    await callOk(client, "list_tasks", {});
+    await callToolOk(client, "list_tasks", {});
     const answered = performance.now();
     latencies.push(answered - due);
     due = Math.max(due + LIST_INTERVAL_MS, answered);
@@ -222,15 +212,15 @@ async function listDuringExtraction(temp: string, batch: number): Promise<Record
     const models = new BenchModels(mode);
     try {
       result[mode] = await withServer(path.join(temp, `data-${mode}`), imagesDir, models, async (client) => {
-        await callOk(client, "create_sav_task", { name: "freeze", prompt: PROMPT, labels: ["a", "b"] });
+        await callToolOk(client, "create_sav_task", { name: "freeze", prompt: PROMPT, labels: ["a", "b"] });
         const examples = [];
         for (const image of await newImages(batch + 1)) {
           const file = path.join(imagesDir, `image-${seed}.jpg`);
           await writeFile(file, image);
           examples.push({ image: { path: file }, label: examples.length % 2 ? "a" : "b" });
         }
-        await callOk(client, "add_examples", { task: "freeze", examples: examples.slice(0, 1) }); // warm-up
-        return latencyOf(await listLatencies(client, callOk(client, "add_examples", { task: "freeze", examples: examples.slice(1) })));
+        await callToolOk(client, "add_examples", { task: "freeze", examples: examples.slice(0, 1) }); // warm-up
+        return latencyOf(await listLatencies(client, callToolOk(client, "add_examples", { task: "freeze", examples: examples.slice(1) })));
       });
       log(`[freeze] list_tasks during add_examples, ${mode}: median ${ms(result[mode].median)} ms, max ${ms(result[mode].max)} ms`);
     } finally {
@@ -283,7 +273,7 @@ async function listDuringEvaluation(temp: string): Promise<EvaluationResult> {
     return await withServer(dataDir, temp, models, async (client) => {
       const { value, lag } = await monitored(async () => {
         const started = performance.now();
-        const evaluation = callOk(client, "evaluate_task", { task: "large" }).then(() => performance.now() - started);
+        const evaluation = callToolOk(client, "evaluate_task", { task: "large" }).then(() => performance.now() - started);
         return { latencies: await listLatencies(client, evaluation), evaluateMs: await evaluation };
       });
       log(`[freeze] evaluate_task ${ms(value.evaluateMs)} ms; list_tasks max ${ms(Math.max(...value.latencies))} ms`);
@@ -353,12 +343,4 @@ export async function runFreezeBenchmark(): Promise<string> {
   return lines.join("\n");
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runFreezeBenchmark().then(
-    (section) => process.stdout.write(section),
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(import.meta.url, runFreezeBenchmark);

@@ -11,13 +11,12 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { planAnyres } from "../../src/model/families/llava_onevision/anyres.js";
 import { parseLlavaOnevisionConfig } from "../../src/model/families/llava_onevision/config.js";
 import { packLayout } from "../../src/model/families/llava_onevision/packing.js";
 import { LLAVA_ONEVISION_PRESETS } from "../../src/model/families/llava_onevision/tiny/presets.js";
 import { chooseDtype, hostLine } from "./compare.js";
-import { log, mb, ms, ratio, ROOT, runChild, yes } from "./common.js";
+import { log, mb, ms, ratio, ROOT, runChild, yes, runIfMain } from "./common.js";
 import { LLAVA_PRESET, type AnyresResult, type Dtypes, type DtypesResult, type GenerateResult, type LlavaChildConfig, type PeerResult } from "./llava-child.js";
 
 const CHILD = "tools/bench/llava-child.ts";
@@ -154,12 +153,4 @@ export async function runLlavaBenchmark(): Promise<string> {
   ].join("\n");
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runLlavaBenchmark().then(
-    (section) => process.stdout.write(`${section}\n`),
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(import.meta.url, async () => `${await runLlavaBenchmark()}\n`);

@@ -6,8 +6,7 @@
  *   npx tsx tools/bench/peer.ts      prints the Markdown section to stdout, progress to stderr
  */
 import os from "node:os";
-import { pathToFileURL } from "node:url";
-import { BENCH_MODEL_DIR, countFlops, ensureBenchModel, loadNote, log, median, ms, ratio, readModelConfig, runChild, yes } from "./common.js";
+import { BENCH_MODEL_DIR, countFlops, ensureBenchModel, loadNote, log, median, ms, ratio, readModelConfig, runChild, yes, runIfMain } from "./common.js";
 import type { LimitConfig, LimitResult, PeerConfig, PeerResult } from "./peer-child.js";
 
 const CHILD = "tools/bench/peer-child.ts";
@@ -102,12 +101,4 @@ export async function runPeerBenchmark(): Promise<string> {
   return lines.join("\n");
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runPeerBenchmark().then(
-    (section) => process.stdout.write(section),
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(import.meta.url, runPeerBenchmark);

@@ -7,8 +7,7 @@
  *   npx tsx tools/bench/runner.ts      prints the Markdown section to stdout, progress to stderr
  */
 import os from "node:os";
-import { pathToFileURL } from "node:url";
-import { BENCH_MODEL_DIR, ensureBenchModel, loadNote, log, mb, ms, ratio, runChild, yes } from "./common.js";
+import { BENCH_MODEL_DIR, ensureBenchModel, loadNote, log, mb, ms, ratio, runChild, yes, runIfMain } from "./common.js";
 import type {
   Dtypes,
   FastPathConfig,
@@ -200,12 +199,4 @@ export async function runRunnerBenchmark(): Promise<string> {
   return lines.join("\n");
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runRunnerBenchmark().then(
-    (section) => process.stdout.write(section),
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(import.meta.url, runRunnerBenchmark);

@@ -5,8 +5,8 @@
  *   npx tsx tools/bench/sav.ts      prints the Markdown section to stdout, progress to stderr
  */
 import { cpus, loadavg } from "node:os";
-import { pathToFileURL } from "node:url";
 import { buildClassifier, classify, crossValidate, type HeadShape, type LabelledVector } from "../../src/sav/index.js";
+import { runIfMain } from "./common.js";
 
 export const SHAPE: HeadShape = { layers: 30, heads: 9, headDim: 64 };
 export const LABELS = 10;
@@ -147,12 +147,4 @@ export async function runSavBenchmark(): Promise<string> {
   return lines.join("\n");
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runSavBenchmark().then(
-    (section) => process.stdout.write(section),
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(import.meta.url, runSavBenchmark);

@@ -1,17 +1,12 @@
 import { decodeRgb, resizeRgb, type RgbImage } from "../../image.js";
+import type { PixelNormalization } from "../config-fields.js";
 
 /** Idefics3 image processor settings (preprocessor_config.json). */
-export interface Idefics3ImageConfig {
+export interface Idefics3ImageConfig extends PixelNormalization {
   /** `size.longest_edge`: the first resize, keeping aspect (small images are upscaled). */
   resizeLongestEdge: number;
   /** `max_image_size.longest_edge`: the vision encoder's square input size M. */
   tileSize: number;
-  doResize: boolean;
-  doRescale: boolean;
-  rescaleFactor: number;
-  doNormalize: boolean;
-  imageMean: [number, number, number];
-  imageStd: [number, number, number];
   /** Split large images into M×M tiles plus a global view. Off by default: one global tile is ~17× cheaper. */
   doImageSplitting: boolean;
 }
