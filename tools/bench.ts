@@ -59,8 +59,11 @@ async function main(): Promise<void> {
   for (const name of names) {
     console.error(`[bench] ${name} …`);
     const run = await sections[name]();
+    const loadBefore = os.loadavg()[0]!;
     const body = await run();
-    const stamp = `_Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "unknown CPU"}), Node ${process.version}, by \`npm run bench -- ${name}\`._`;
+    // The machine's other load, so that a contended run can be recognised (1-minute load average; cores below).
+    const load = `load average ${loadBefore.toFixed(1)} at the start, ${os.loadavg()[0]!.toFixed(1)} at the end`;
+    const stamp = `_Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "unknown CPU"}), Node ${process.version}, ${load}, by \`npm run bench -- ${name}\`._`;
     document = replaceSection(document, name, `${body.trim()}\n\n${stamp}`);
     writeFileSync(file, document);
     console.error(`[bench] ${name} written to BENCHMARKS.md`);
