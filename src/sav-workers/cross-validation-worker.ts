@@ -38,6 +38,8 @@ port.on("message", (message: ToWorker) => {
       plan = planCrossValidation(examplesFrom(message.examples), message.shape, message.options);
       const endHead = Math.min(message.endHead, plan.totalHeads);
       const scores = scoreFolds(plan, Math.min(message.firstHead, endHead), endHead);
+      // Only the first range's thread is asked for the report; the others let go of the examples now (the thread may be kept idle).
+      if (message.firstHead !== 0) plan = undefined;
       post({ kind: "scores", scores }, [
         scores.foldCorrect.buffer as ArrayBuffer,
         scores.foldMarginSum.buffer as ArrayBuffer,
@@ -51,7 +53,9 @@ port.on("message", (message: ToWorker) => {
       post({ kind: "calibrated", calibration, predictions: heldOutPredictions(classifier, calibration, examples) });
     } else {
       if (plan === undefined) throw new Error("report requested before the examples were planned");
-      post({ kind: "report", report: reportCrossValidation(plan, message.parts) });
+      const report = reportCrossValidation(plan, message.parts);
+      plan = undefined;
+      post({ kind: "report", report });
     }
   } catch (error) {
     post(

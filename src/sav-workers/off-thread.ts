@@ -3,8 +3,7 @@
  * run: the heads are split into ranges, one per thread; the examples are shared with every thread, not copied.
  */
 import { availableParallelism } from "node:os";
-import type { Worker } from "node:worker_threads";
-import { startWorkerThread } from "../worker-thread.js";
+import { releaseWorker, takeWorker } from "./pool.js";
 import {
   type BuildOptions,
   buildClassifier,
@@ -60,10 +59,6 @@ function threadCount(examples: number, shape: HeadShape, maxThreads: number): nu
   return Math.max(1, Math.min(maxThreads, heads, Math.ceil(work / MIN_WORK_PER_THREAD)));
 }
 
-function startWorker(): Worker {
-  return startWorkerThread(import.meta.url, "cross-validation-worker");
-}
-
 function failure(message: Extract<FromWorker, { kind: "failed" }>, what = "cross-validation"): Error {
   return message.savCode !== undefined
     ? new SavError(message.savCode, message.message)
@@ -94,8 +89,8 @@ export async function crossValidateOffThread(
       ? threadCount(examples.length, shape, Math.max(1, maxThreads))
       : Math.max(1, Math.min(requestedThreads, shape.layers * shape.heads || 1));
   const totalHeads = threads === 1 ? Number.MAX_SAFE_INTEGER : shape.layers * shape.heads;
-  const workers = Array.from({ length: threads }, startWorker);
-
+  const workers = Array.from({ length: threads }, takeWorker);
+  let completed = false;
   try {
     return await new Promise<CrossValidationReport>((resolve, reject) => {
       const parts: FoldScores[] = [];
@@ -113,6 +108,7 @@ export async function crossValidateOffThread(
             }
           } else if (message.kind === "report") {
             signal?.removeEventListener("abort", onAbort);
+            completed = true;
             resolve(message.report);
           }
         });
@@ -132,7 +128,7 @@ export async function crossValidateOffThread(
       });
     });
   } finally {
-    await Promise.all(workers.map((worker) => worker.terminate()));
+    await Promise.all(workers.map((worker) => releaseWorker(worker, completed)));
   }
 }
 
@@ -154,14 +150,18 @@ export async function calibrateOffThread(
     throw new SavError("invalid-vector", "every example vector must be a Float32Array of the same length");
   }
   signal?.throwIfAborted();
-  const worker = startWorker();
+  const worker = takeWorker();
   let onAbort = (): void => undefined;
+  let completed = false;
   try {
     return await new Promise((resolve, reject) => {
       onAbort = () => reject(signal!.reason);
       signal?.addEventListener("abort", onAbort, { once: true });
       worker.on("message", (message: FromWorker) => {
-        if (message.kind === "calibrated") resolve(message);
+        if (message.kind === "calibrated") {
+          completed = true;
+          resolve(message);
+        }
         else reject(message.kind === "failed" ? failure(message, "calibration") : new Error(`calibration worker answered "${message.kind}"`));
       });
       worker.on("error", (error) => reject(new Error(`calibration worker thread failed: ${error.message}`)));
@@ -171,6 +171,6 @@ export async function calibrateOffThread(
     });
   } finally {
     signal?.removeEventListener("abort", onAbort);
-    await worker.terminate();
+    await releaseWorker(worker, completed);
   }
 }

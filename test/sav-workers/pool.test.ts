@@ -1,0 +1,63 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { crossValidate, type HeadShape } from "../../src/sav/index.js";
+import { calibrateOffThread, crossValidateOffThread } from "../../src/sav-workers/off-thread.js";
+import { poolCounts } from "../../src/sav-workers/pool.js";
+import { structuredData } from "../sav/helpers.js";
+
+const shape: HeadShape = { layers: 3, heads: 4, headDim: 6 };
+const first = structuredData(shape, ["a", "b", "c", "d"], 6, 5, 0.15).examples;
+const second = structuredData(shape, ["x", "y", "z"], 5, 9, 0.3).examples;
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+describe("the idle worker-thread pool", () => {
+  it("reuses the threads of a completed call, and a reused thread keeps nothing of the previous examples", async () => {
+    await crossValidateOffThread(first, shape, { k: 3 }, { threads: 2 });
+    const before = poolCounts();
+    expect(before.idle).toBeGreaterThanOrEqual(2);
+    const report = await crossValidateOffThread(second, shape, { k: 2 }, { threads: 2 });
+    expect(report).toEqual(crossValidate(second, shape, { k: 2 }));
+    await calibrateOffThread(second, shape, { k: 2 });
+    expect(poolCounts().started).toBe(before.started);
+  });
+
+  it("terminates the threads of an aborted call instead of keeping them", async () => {
+    const bigShape: HeadShape = { layers: 20, heads: 9, headDim: 64 };
+    const big = structuredData(bigShape, ["a", "b", "c", "d"], 80, 3, 0.2).examples;
+    await crossValidateOffThread(first, shape, {}, { threads: 2 });
+    const idleBefore = poolCounts().idle;
+    const controller = new AbortController();
+    const pending = crossValidateOffThread(big, bigShape, {}, { signal: controller.signal, threads: 2 });
+    // Aborted once the call holds its threads (seconds of work each), not before.
+    while (poolCounts().idle > idleBefore - 2) await new Promise((resolve) => setImmediate(resolve));
+    controller.abort(new Error("user cancelled"));
+    await expect(pending).rejects.toThrow("user cancelled");
+    expect(poolCounts().idle).toBe(idleBefore - 2);
+  });
+
+  it("does not keep the process alive once the work is done", () => {
+    const script = [
+      `import { crossValidateOffThread } from ${JSON.stringify(path.join(root, "src/sav-workers/off-thread.ts"))};`,
+      `import { keepIdleFor } from ${JSON.stringify(path.join(root, "src/sav-workers/pool.ts"))};`,
+      `import { structuredData } from ${JSON.stringify(path.join(root, "test/sav/helpers.ts"))};`,
+      "keepIdleFor(60 * 60 * 1000);",
+      "const shape = { layers: 2, heads: 2, headDim: 4 };",
+      'const report = await crossValidateOffThread(structuredData(shape, ["a", "b"], 4, 1, 0.2).examples, shape, {}, { threads: 2 });',
+      "console.log(report.total);",
+    ].join("\n");
+    const dir = mkdtempSync(path.join(os.tmpdir(), "sav-pool-"));
+    const file = path.join(dir, "run.mts");
+    writeFileSync(file, script);
+    // The idle threads are kept for an hour: the process exits at once or, should they hold it, the timeout fails the test.
+    const run = spawnSync(process.execPath, ["--import", "tsx", file], { cwd: root, encoding: "utf8", timeout: 120_000 });
+    rmSync(dir, { recursive: true, force: true });
+    expect(run.error).toBeUndefined();
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    expect(run.stdout.trim()).toBe("8");
+  });
+});
