@@ -102,7 +102,11 @@ export async function toRgb(pipeline: Sharp): Promise<RgbImage> {
   return { data, width: info.width, height: info.height };
 }
 
-/** A resize on 8-bit pixels (Lanczos by default, as the Python processors do with PIL). */
+/**
+ * A resize on 8-bit pixels with sharp's kernel (Lanczos by default, as the Python processors do with PIL). Note that
+ * libvips 8.18 reduces with the kernel but enlarges with Catmull-Rom bicubic (sampling at X / s − 0.5), whatever
+ * the kernel; tools/bench/composed-resize.ts models both (BENCHMARKS.md, preprocess).
+ */
 export function resizeRgb(image: RgbImage, width: number, height: number, kernel: "lanczos3" | "cubic" | "linear" | "nearest" = "lanczos3"): Promise<RgbImage> {
   if (image.width === width && image.height === height) return Promise.resolve(image);
   return toRgb(
