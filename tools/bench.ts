@@ -21,6 +21,7 @@ const sections: Record<string, () => Promise<Section>> = {
   qwen2vl: async () => (await import("./bench/qwen2vl.js")).runQwen2VLBenchmark,
   llava: async () => (await import("./bench/llava.js")).runLlavaBenchmark,
   freeze: async () => (await import("./bench/freeze.js")).runFreezeBenchmark,
+  preprocess: async () => (await import("./bench/preprocess.js")).runPreprocessBenchmark,
 };
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
