@@ -22,6 +22,7 @@ const sections: Record<string, () => Promise<Section>> = {
   llava: async () => (await import("./bench/llava.js")).runLlavaBenchmark,
   freeze: async () => (await import("./bench/freeze.js")).runFreezeBenchmark,
   "cold-start": async () => (await import("./bench/cold-start.js")).runColdStartBenchmark,
+  preprocess: async () => (await import("./bench/preprocess.js")).runPreprocessBenchmark,
 };
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");

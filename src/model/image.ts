@@ -1,5 +1,8 @@
 import sharp from "sharp";
 import type { Sharp } from "sharp";
+import { decodedImages, type RgbImage } from "./decoded-images.js";
+
+export type { RgbImage } from "./decoded-images.js";
 
 export interface ImageLimits {
   maxImageBytes: number;
@@ -36,7 +39,10 @@ function megabytes(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }
 
-/** Decodes the whole image (so truncated files are caught), enforcing the limits. */
+/**
+ * Decodes the whole image (so truncated files are caught), enforcing the limits. The RGB pixels are kept in
+ * `decodedImages` (when they fit its budget) for decodeRgb, so preprocessing does not decode the image again.
+ */
 export async function inspectImage(bytes: Uint8Array, limits: ImageLimits): Promise<ImageInfo> {
   if (bytes.byteLength === 0) throw new ImageError("empty", "The image is empty (0 bytes). Provide a non-empty image file.");
   if (bytes.byteLength > limits.maxImageBytes) {
@@ -67,25 +73,21 @@ export async function inspectImage(bytes: Uint8Array, limits: ImageLimits): Prom
     );
   }
   limits.beforeDecode?.({ width, height });
+  let image: RgbImage;
   try {
-    await decoder(bytes, limits.maxImagePixels).raw().toBuffer();
+    // The very pipeline decodeRgb runs, so the kept pixels are the ones it would decode.
+    image = await toRgb(decoder(bytes, limits.maxImagePixels));
   } catch (error) {
     const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
     throw new ImageError("corrupt", `The ${format.toUpperCase()} image is corrupt or truncated (${reason}). Re-export or re-download it.`);
   }
+  decodedImages.put(bytes, image);
   return { format, width, height, bytes: bytes.byteLength };
 }
 
 /** A sharp pipeline that refuses truncated data, decodes the first frame and applies EXIF orientation. */
 export function decoder(bytes: Uint8Array, maxPixels: number): Sharp {
   return sharp(bytes, { failOn: "truncated", limitInputPixels: maxPixels, pages: 1 }).rotate();
-}
-
-/** 8-bit RGB pixels, row-major. */
-export interface RgbImage {
-  data: Buffer;
-  width: number;
-  height: number;
 }
 
 export async function toRgb(pipeline: Sharp): Promise<RgbImage> {
@@ -100,7 +102,11 @@ export async function toRgb(pipeline: Sharp): Promise<RgbImage> {
   return { data, width: info.width, height: info.height };
 }
 
-/** A resize on 8-bit pixels (Lanczos by default, as the Python processors do with PIL). */
+/**
+ * A resize on 8-bit pixels with sharp's kernel (Lanczos by default, as the Python processors do with PIL). Note that
+ * libvips 8.18 reduces with the kernel but enlarges with Catmull-Rom bicubic (sampling at X / s − 0.5), whatever
+ * the kernel; tools/bench/composed-resize.ts models both (BENCHMARKS.md, preprocess).
+ */
 export function resizeRgb(image: RgbImage, width: number, height: number, kernel: "lanczos3" | "cubic" | "linear" | "nearest" = "lanczos3"): Promise<RgbImage> {
   if (image.width === width && image.height === height) return Promise.resolve(image);
   return toRgb(
@@ -112,8 +118,13 @@ export function resizeRgb(image: RgbImage, width: number, height: number, kernel
 }
 
 
-/** The image decoded to RGB (EXIF orientation applied, transparency on white), or an ImageError. */
+/**
+ * The image decoded to RGB (EXIF orientation applied, transparency on white), or an ImageError. Pixels that
+ * inspectImage kept are taken instead of decoding again (the caller owns them), unless over `maxPixels`.
+ */
 export async function decodeRgb(bytes: Uint8Array, maxPixels: number): Promise<RgbImage> {
+  const kept = decodedImages.take(bytes);
+  if (kept && kept.width * kept.height <= maxPixels) return kept;
   try {
     return await toRgb(decoder(bytes, maxPixels));
   } catch (error) {

@@ -5,6 +5,7 @@ import { ModelInputError } from "./errors.js";
 import { DEFAULT_LANE, FairQueue } from "./fair-queue.js";
 import type { FamilyModel, ImageFeatures, ProcessingOptions, VisionSession } from "./families/types.js";
 import { HEAD_VECTORS_OUTPUT } from "./graph.js";
+import { decodedImages } from "./decoded-images.js";
 import { ImageError } from "./image.js";
 import { loadModelFiles, type ModelFiles } from "./model-dir.js";
 import { MainThreadSessionHost, sessionOptions, type InferenceThread, type ModelSession, type SessionHost } from "./session-host.js";
@@ -177,9 +178,14 @@ export class ModelRunner implements HeadVectorExtractor {
   private async visionFeatures(hash: string, bytes: Uint8Array, options: ProcessingOptions, lane: string, signal?: AbortSignal): Promise<VisionLookup> {
     const key = `${hash}:${JSON.stringify(options)}`;
     const cached = this.visionCache.get(key);
-    if (cached) return { value: cached, hit: true, preprocessMs: 0, visionMs: 0 };
+    if (cached) {
+      // Its pixels, kept when the image was loaded, are not needed: free their share of the budget now.
+      decodedImages.discard(bytes);
+      return { value: cached, hit: true, preprocessMs: 0, visionMs: 0 };
+    }
     const pending = this.pendingVision.get(key);
     if (pending) {
+      decodedImages.discard(bytes);
       try {
         return { ...(await pending), hit: true, preprocessMs: 0, visionMs: 0 };
       } catch (error) {
@@ -288,6 +294,7 @@ export class ModelRunner implements HeadVectorExtractor {
     const resultKey = sha256Hex(JSON.stringify([hashes, text, layers, options]));
     const cached = this.resultCache.get(resultKey);
     if (cached) {
+      for (const bytes of images) decodedImages.discard(bytes);
       return { ...cached, vectors: cached.vectors.slice(), timings: { ...cached.timings, totalMs: performance.now() - started, visionCacheHit: true } };
     }
 

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import * as ort from "onnxruntime-node";
 import { decodeModel, editDecoder, encodeModel, findHeadTaps, HEAD_VECTORS_OUTPUT } from "../../src/model/graph.js";
-import { ImageError } from "../../src/model/image.js";
+import { decodedImages } from "../../src/model/decoded-images.js";
+import { ImageError, inspectImage } from "../../src/model/image.js";
 import { toNumber } from "../../src/model/onnx-proto.js";
 import { ModelFileError } from "../../src/model/model-dir.js";
 import { ModelRunner, truncatedDepth } from "../../src/model/runner.js";
@@ -132,6 +133,25 @@ describe("ModelRunner on the generated tiny model", () => {
     const second = await runner.extract({ images: [fresh], text: "second" });
     expect(first.timings.visionCacheHit).toBe(false);
     expect(second.timings.visionCacheHit).toBe(true);
+  });
+
+  it("uses the pixels kept on inspection, and frees them when the features or the result come from a cache", async () => {
+    const limits = { maxImageBytes: 1 << 24, maxImagePixels: 1 << 24 };
+    const fresh = await picture(31);
+    const baseline = decodedImages.heldBytes;
+    await inspectImage(fresh, limits);
+    expect(decodedImages.heldBytes).toBeGreaterThan(baseline);
+    await runner.extract({ images: [fresh], text: "kept" });
+    expect(decodedImages.heldBytes).toBe(baseline);
+    // The same image loaded again: the vision cache serves it, and then the result cache.
+    for (const prompt of ["another text", "another text"]) {
+      const again = Buffer.from(fresh);
+      await inspectImage(again, limits);
+      expect(decodedImages.heldBytes).toBeGreaterThan(baseline);
+      const result = await runner.extract({ images: [again], text: prompt });
+      expect(result.timings.visionCacheHit).toBe(true);
+      expect(decodedImages.heldBytes).toBe(baseline);
+    }
   });
 
   it("encodes an image once when concurrent requests ask for it", async () => {

@@ -7,8 +7,7 @@
  * Resizes are PIL's bicubic (preprocessor resample 3, the Qwen2-VL family's exact port); values are rescaled and
  * normalised (SigLIP mean/std 0.5).
  */
-import sharp from "sharp";
-import { ImageError } from "../../image.js";
+import { decodeRgb } from "../../image.js";
 import { resizeBicubic } from "../qwen2_vl/bicubic.js";
 import { planAnyres, squarePadding, type AnyresPlan, type Size } from "./anyres.js";
 import type { LlavaImageSettings } from "./config.js";
@@ -30,23 +29,6 @@ interface Rgb {
   data: Buffer;
   width: number;
   height: number;
-}
-
-async function decode(bytes: Uint8Array, maxPixels: number): Promise<Rgb> {
-  try {
-    // Transparent pixels become white, as transformers' convert_to_rgb composites onto white.
-    const { data, info } = await sharp(bytes, { failOn: "truncated", limitInputPixels: maxPixels, pages: 1 })
-      .rotate()
-      .flatten({ background: { r: 255, g: 255, b: 255 } })
-      .toColourspace("srgb")
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    return { data, width: info.width, height: info.height };
-  } catch (error) {
-    const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
-    throw new ImageError("corrupt", `The image cannot be decoded (${reason}). Use a valid JPEG, PNG, WebP, GIF, AVIF or TIFF file.`);
-  }
 }
 
 /** PIL's BICUBIC resize (the Python processor's `resample` 3), ported exactly; sharp's cubic kernel rounds and shrinks differently. */
@@ -111,7 +93,7 @@ export async function prepareImage(
   pinpoints: readonly Size[],
   maxPixels: number,
 ): Promise<PreparedImage> {
-  const image = await decode(bytes, maxPixels);
+  const image = await decodeRgb(bytes, maxPixels);
   const original = { height: image.height, width: image.width };
   const size = settings.size;
   if (mode === "single" || mode === "square") {
