@@ -14,7 +14,6 @@ import { reportMarkdown, type EvalReport } from "./report.js";
 import { runEval } from "./run-eval.js";
 import { DEFAULT_ZERO_SHOT_TOKENS, zeroShotRunner } from "./zero-shot.js";
 import { createGenerator, type Generator } from "../model/generate.js";
-import type { RegistryOptions } from "../model/registry/index.js";
 import { checkReportText, runModelsCheck } from "./models-check.js";
 
 export const DEFAULT_PER_LABEL = 20;

@@ -1,9 +1,10 @@
 import { constants, existsSync, readFileSync } from "node:fs";
-import { access, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { access, readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeModel, editDecoder, encodeModel, GraphEditError, referenceWeightsInPlace, type DecoderEditOptions } from "./graph.js";
 import { onnx, type Onnx } from "./onnx-proto.js";
+import { writeFileAtomic } from "./atomic-file.js";
 import { sha256File, sha256Hex } from "./file-hash.js";
 
 /**
@@ -70,9 +71,7 @@ export async function prepareDecoder(source: string, options: DecoderEditOptions
     return { bytes: encodeModel(edited.model), layers: edited.layers };
   }
   referenceWeightsInPlace(edited.model, sourceBytes, path.basename(source));
-  const temporary = `${target}.${process.pid}.tmp`;
-  await writeFile(temporary, encodeModel(edited.model));
-  await rename(temporary, target);
+  await writeFileAtomic(target, encodeModel(edited.model));
   await removeStaleEdits(dir, base, sourcePrefix);
   return { path: target, layers: edited.layers };
 }

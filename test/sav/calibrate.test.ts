@@ -7,7 +7,6 @@ import { calibrationStudy } from "../../src/eval/calibration-study.js";
 import {
   buildClassifier,
   calibrationMetrics,
-  classify,
   decide,
   fitCalibration,
   heldOutPredictions,

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { tensorRequestSchema, type TensorRequest } from "./safetensors-range.js";
 
 import { FAMILIES, familyById } from "../families/index.js";
-import { DTYPE_SUFFIX, DTYPES, type Dtype } from "../onnx-files.js";
+import { DTYPES, type Dtype } from "../onnx-files.js";
 
 export { DTYPE_SUFFIX, DTYPES, type Dtype } from "../onnx-files.js";
 

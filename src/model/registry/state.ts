@@ -1,5 +1,6 @@
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
+import { writeFileAtomic } from "../atomic-file.js";
 import { parseManifest, type Component, type Dtype, type ModelManifest } from "./manifest.js";
 
 /**
@@ -31,9 +32,7 @@ function stampPath(modelDir: string, file: string): string {
 
 async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  await rename(tmp, file);
+  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 async function readJson(file: string): Promise<unknown> {

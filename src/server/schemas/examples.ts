@@ -5,8 +5,6 @@ import { imageSourceSchema } from "../image-source.js";
 import { countsSchema, integerInput, labelSchema, taskRefSchema } from "../schemas.js";
 import { TASK_LIMITS } from "../task-rules.js";
 
-const LOCATION_DESCRIPTION = 'With folder/manifest input: the image path relative to the folder, or the manifest line ("line 12")';
-
 export const EXAMPLE_SOURCES_DESCRIPTION =
   'Where each image came from: its real path, its URL without the query string, or "base64 (N bytes)"; remove_examples takes them as `sources`. Absent for examples stored before sources were kept, or imported.';
 

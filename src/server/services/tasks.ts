@@ -1,7 +1,6 @@
 /** create_sav_task, list_tasks, get_task and delete_task. */
 import { StoreError } from "../../store/index.js";
 import { errorText, quoteList, ToolError } from "../errors.js";
-import type { TaskView } from "../schemas.js";
 import {
   createdTaskSchema,
   DEFAULT_HEADS,
