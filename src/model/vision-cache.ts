@@ -12,6 +12,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-node";
 import { sha256File, sha256Hex } from "./file-hash.js";
+import { inputMetadata, type InputMetadata } from "./tensors.js";
 import { decodeModel, encodeModel, referenceWeightsInPlace } from "./graph.js";
 import type { Onnx } from "./onnx-proto.js";
 import { editVisionGraph, type VisionEditOptions, type VisionEditReport } from "./vision-graph.js";
@@ -20,7 +21,8 @@ import { editVisionGraph, type VisionEditOptions, type VisionEditReport } from "
 export interface VisionProbeInput {
   name: string;
   type: "float32" | "bool";
-  dims: number[];
+  /** Default: the graph's shape for the input, its symbolic dims as 1. */
+  dims?: number[];
   fill: "random" | "ones";
 }
 
@@ -88,10 +90,14 @@ function warnOnce(key: string, message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
-export function probeFeeds(probe: readonly VisionProbeInput[]): Record<string, ort.Tensor> {
+export function probeFeeds(probe: readonly VisionProbeInput[], graphShapes: ReadonlyMap<string, InputMetadata> = new Map()): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
   let state = 0x9e3779b9;
-  for (const input of probe) {
+  for (const probed of probe) {
+    const shape = graphShapes.get(probed.name)?.shape;
+    const dims = probed.dims ?? shape?.map((d) => (typeof d === "number" && d > 0 ? d : 1));
+    if (!dims) throw new Error(`the verification input ${probed.name} has no stated shape and the graph states none`);
+    const input = { ...probed, dims };
     const size = input.dims.reduce((a, b) => a * b, 1);
     if (input.type === "bool") {
       feeds[input.name] = new ort.Tensor("bool", new Uint8Array(size).fill(input.fill === "ones" ? 1 : 0), input.dims);
@@ -147,7 +153,7 @@ async function verify(
   const runOnce = async (source: string | Uint8Array): Promise<Record<string, ort.Tensor>> => {
     const session = await open(source);
     try {
-      return await session.run(probeFeeds(spec.probe));
+      return await session.run(probeFeeds(spec.probe, inputMetadata(session)));
     } finally {
       await session.release();
     }

@@ -14,6 +14,7 @@ import { openVisionSession } from "../../src/model/vision-session.js";
 import { ModelRunner } from "../../src/model/runner.js";
 import { noiseImage } from "../support/images.js";
 import { tinyModelDir } from "./paths.js";
+import { defaultTinyLlavaOnevisionDir } from "../../src/model/families/llava_onevision/tiny/index.js";
 
 const options = sessionOptions(1);
 
@@ -65,6 +66,17 @@ describe("vision graph editor", () => {
     const got = (await edited.run(probeFeeds(probe(tile)))).image_features!;
     expect(maxAbsDiff(want, got)).toBeLessThan(1e-4);
     await Promise.all([published.release(), edited.release()]);
+  });
+
+  it("fuses the unmasked SigLIP attention of the LLaVA-OneVision graph, verified on the graph's own input shape", async () => {
+    const llava = path.join(dir, "llava_vision_encoder.onnx");
+    copyFileSync(path.join(defaultTinyLlavaOnevisionDir(), "onnx/vision_encoder.onnx"), llava);
+    const prepared = await prepareVision({ source: llava, edit: { unpaddedMaskInputs: [] }, probe: [{ name: "pixel_values", type: "float32", fill: "random" }] }, options);
+    expect(prepared.verdict).toMatchObject({ verified: true, report: { maskAddsDropped: 0, maskInputsUsed: [] } });
+    expect(prepared.verdict.report.attentionsFused).toBeGreaterThan(0);
+    const ops = decodeModel(readFileSync(prepared.path!)).graph!.node!.map((n) => n.opType);
+    expect(ops.filter((op) => op === "MultiHeadAttention")).toHaveLength(prepared.verdict.report.attentionsFused);
+    expect(ops).not.toContain("Softmax");
   });
 
   it("keeps the mask Add (and the block unfused) when the mask is not declared all true", () => {
