@@ -17,13 +17,14 @@ import { decodeModel, encodeModel, referenceWeightsInPlace } from "./graph.js";
 import type { Onnx } from "./onnx-proto.js";
 import { editVisionGraph, type VisionEditOptions, type VisionEditReport } from "./vision-graph.js";
 
-/** One input of the verification run: random values in [-1, 1) (seeded), or all ones / all true. */
+/** One input of the verification run: random values in [-1, 1) (seeded), all ones / all true, or given values (int64). */
 export interface VisionProbeInput {
   name: string;
-  type: "float32" | "bool";
+  type: "float32" | "bool" | "int64";
   /** Default: the graph's shape for the input, its symbolic dims as 1. */
   dims?: number[];
-  fill: "random" | "ones";
+  fill: "random" | "ones" | "values";
+  values?: number[];
 }
 
 export interface VisionSourceSpec {
@@ -60,6 +61,8 @@ export interface VisionVerdict {
   /** Largest per-block difference of MultiHeadAttention and the block it replaced, relative to the block's scale. */
   blockDiff?: number;
   endTolerance?: number;
+  /** The check could not run (an error, not a mismatch): the next load tries again. */
+  transient?: boolean;
   reason?: string;
 }
 
@@ -99,6 +102,11 @@ export function probeFeeds(probe: readonly VisionProbeInput[], graphShapes: Read
     if (!dims) throw new Error(`the verification input ${probed.name} has no stated shape and the graph states none`);
     const input = { ...probed, dims };
     const size = input.dims.reduce((a, b) => a * b, 1);
+    if (input.type === "int64") {
+      if (input.values?.length !== size) throw new Error(`the verification input ${input.name} needs ${size} values`);
+      feeds[input.name] = new ort.Tensor("int64", BigInt64Array.from(input.values, BigInt), input.dims);
+      continue;
+    }
     if (input.type === "bool") {
       feeds[input.name] = new ort.Tensor("bool", new Uint8Array(size).fill(input.fill === "ones" ? 1 : 0), input.dims);
       continue;
@@ -255,7 +263,8 @@ export async function prepareVision(spec: VisionSourceSpec, options: ort.Inferen
       try {
         verdict = await verify(referenceSource, edited, spec, report, checks.pairs, endTolerance, options);
       } catch (error) {
-        verdict = { verified: false, report, reason: `verification failed: ${(error as Error).message}` };
+        // Not remembered: an error (memory, a file being replaced) may not happen again.
+        verdict = { verified: false, report, reason: `verification failed: ${(error as Error).message}`, transient: true };
       } finally {
         if (typeof referenceSource === "string") await rm(referenceSource, { force: true });
       }
@@ -266,6 +275,7 @@ export async function prepareVision(spec: VisionSourceSpec, options: ort.Inferen
     if (!inPlace) return verdict.verified ? { bytes: edited as Uint8Array, verdict, cold: true } : { verdict, cold: true };
     if (verdict.verified) await rename(edited as string, target);
     else if (typeof edited === "string") await rm(edited, { force: true });
+    if (verdict.transient) return { verdict, cold: true };
     await writeFile(`${sidecar}.${process.pid}.tmp`, JSON.stringify(verdict));
     await rename(`${sidecar}.${process.pid}.tmp`, sidecar);
     await removeStaleEdits(dir, base, prefix);

@@ -48,7 +48,11 @@ function indexGraph(graph: Graph): GraphIndex {
   for (const t of graph.initializer ?? []) constants.set(t.name ?? "", t);
   for (const node of graph.node ?? []) {
     for (const out of node.output ?? []) producer.set(out, node);
-    for (const input of node.input ?? []) consumers.set(input, [...(consumers.get(input) ?? []), node]);
+    for (const input of node.input ?? []) {
+      const users = consumers.get(input);
+      if (users) users.push(node);
+      else consumers.set(input, [node]);
+    }
     const value = node.opType === "Constant" ? node.attribute?.find((a) => a.name === "value")?.t : undefined;
     if (value && node.output?.[0]) constants.set(node.output[0], value);
   }
@@ -130,6 +134,8 @@ interface Attention {
   /** Every node from the head splits to the final Reshape (replaced when fused). */
   nodes: Node[];
   context: string;
+  /** Q, K, V are [N, H, hd] (no batch axis): MultiHeadAttention gets them reshaped to [1, N, E]. */
+  unbatched: boolean;
 }
 
 /** Matches the attention block around one Softmax, or undefined. */
@@ -161,12 +167,22 @@ function matchAttention(index: GraphIndex, softmax: Node): Attention | undefined
     product = index.producer.get(inner ?? "");
   }
   if (product?.opType !== "MatMul" || soleConsumer(index, product.output?.[0] ?? "") !== (nodes[0] ?? maskAdd?.node ?? softmax)) return undefined;
+  const pv = soleConsumer(index, softmax.output?.[0] ?? "");
+  if (pv?.opType !== "MatMul" || pv.input?.[0] !== softmax.output?.[0]) return undefined;
+  const split = batchedHeads(index, product, pv) ?? unbatchedHeads(index, product, pv);
+  if (!split) return undefined;
+  const { splitNodes, mergeNodes, ...heads } = split;
+  return { softmax, ...(maskAdd ? { maskAdd } : {}), scale, ...heads, nodes: [...splitNodes, product, ...nodes, softmax, pv, ...mergeNodes] };
+}
+
+type HeadLayout = Pick<Attention, "heads" | "headDim" | "q" | "k" | "v" | "context" | "unbatched"> & { splitNodes: Node[]; mergeNodes: Node[] };
+
+/** SigLIP as torch exports it: [B, S, E] → Reshape [0, 0, H, hd] → Transpose, and back by Transpose + Reshape [0, 0, E]. */
+function batchedHeads(index: GraphIndex, product: Node, pv: Node): HeadLayout | undefined {
   const q = headSplit(index, product.input?.[0] ?? "", [0, 2, 1, 3]);
   const k = headSplit(index, product.input?.[1] ?? "", [0, 2, 3, 1]);
-  const pv = soleConsumer(index, softmax.output?.[0] ?? "");
-  if (!q || !k || pv?.opType !== "MatMul" || pv.input?.[0] !== softmax.output?.[0]) return undefined;
   const v = headSplit(index, pv.input?.[1] ?? "", [0, 2, 1, 3]);
-  if (!v || q.heads !== k.heads || q.heads !== v.heads || q.headDim !== k.headDim) return undefined;
+  if (!q || !k || !v || q.heads !== k.heads || q.heads !== v.heads || q.headDim !== k.headDim) return undefined;
   for (const split of [q, k, v]) if (soleConsumer(index, split.nodes[1]!.output?.[0] ?? "") !== (split === v ? pv : product)) return undefined;
   const merge = soleConsumer(index, pv.output?.[0] ?? "");
   if (merge?.opType !== "Transpose" || !same(ints(merge, "perm"), [0, 2, 1, 3])) return undefined;
@@ -174,17 +190,49 @@ function matchAttention(index: GraphIndex, softmax: Node): Attention | undefined
   const flatShape = flatten?.opType === "Reshape" ? constantValues(index, flatten.input?.[1] ?? "") : undefined;
   if (!flatten || !flatShape || flatShape.length !== 3 || flatShape[0] !== 0 || flatShape[1] !== 0 || flatShape[2] !== v.heads * v.headDim) return undefined;
   return {
-    softmax,
-    ...(maskAdd ? { maskAdd } : {}),
-    scale,
-    heads: q.heads,
-    headDim: q.headDim,
-    q: q.source,
-    k: k.source,
-    v: v.source,
-    nodes: [...q.nodes, ...k.nodes, ...v.nodes, product, ...nodes, softmax, pv, merge, flatten],
-    context: flatten.output?.[0] ?? "",
+    heads: q.heads, headDim: q.headDim, q: q.source, k: k.source, v: v.source, context: flatten.output?.[0] ?? "", unbatched: false,
+    splitNodes: [...q.nodes, ...k.nodes, ...v.nodes], mergeNodes: [merge, flatten],
   };
+}
+
+/**
+ * Qwen2-VL's vision blocks: one image's tokens without a batch axis, q/k/v [N, H, hd] (split from a packed
+ * qkv Reshape [-1, 3, H, hd] and Gather; q and k rotated) → Transpose to [H, N, hd], and back by Transpose +
+ * Reshape [-1, E]. The head count is read from the qkv Reshape behind v.
+ */
+function unbatchedHeads(index: GraphIndex, product: Node, pv: Node): HeadLayout | undefined {
+  const transposeOf = (tensor: string, perm: number[], consumer: Node): Node | undefined => {
+    const node = index.producer.get(tensor);
+    return node?.opType === "Transpose" && same(ints(node, "perm"), perm) && soleConsumer(index, tensor) === consumer ? node : undefined;
+  };
+  const q = transposeOf(product.input?.[0] ?? "", [1, 0, 2], product);
+  const k = transposeOf(product.input?.[1] ?? "", [1, 2, 0], product);
+  const v = transposeOf(pv.input?.[1] ?? "", [1, 0, 2], pv);
+  if (!q || !k || !v) return undefined;
+  const gather = index.producer.get(v.input?.[0] ?? "");
+  const packed = gather?.opType === "Gather" ? index.producer.get(gather.input?.[0] ?? "") : undefined;
+  const packedShape = packed?.opType === "Reshape" ? constantValues(index, packed.input?.[1] ?? "") : undefined;
+  if (!packedShape || packedShape.length !== 4 || !(packedShape[2]! > 0) || !(packedShape[3]! > 0)) return undefined;
+  const [heads, headDim] = [packedShape[2]!, packedShape[3]!];
+  const merge = soleConsumer(index, pv.output?.[0] ?? "");
+  if (merge?.opType !== "Transpose" || !same(ints(merge, "perm"), [1, 0, 2])) return undefined;
+  const flatten = soleConsumer(index, merge.output?.[0] ?? "");
+  const flatShape = flatten?.opType === "Reshape" ? constantValues(index, flatten.input?.[1] ?? "") : undefined;
+  if (!flatten || !flatShape || flatShape.length !== 2 || flatShape[0] !== -1 || flatShape[1] !== heads * headDim) return undefined;
+  return {
+    heads, headDim, q: q.input?.[0] ?? "", k: k.input?.[0] ?? "", v: v.input?.[0] ?? "", context: flatten.output?.[0] ?? "", unbatched: true,
+    splitNodes: [q, k, v], mergeNodes: [merge, flatten],
+  };
+}
+
+/** An int64 shape initializer (shared by every block that needs the same shape). */
+function shapeConstant(graph: Graph, dims: number[]): string {
+  const name = `/sav/vision/shape_${dims.join("_")}`;
+  if (!(graph.initializer ?? []).some((t) => t.name === name)) {
+    const raw = new Uint8Array(BigInt64Array.from(dims, BigInt).buffer);
+    graph.initializer = [...(graph.initializer ?? []), { name, dataType: TensorDataType.INT64, dims: [dims.length], rawData: raw }];
+  }
+  return name;
 }
 
 /** Finds the attention blocks of a graph (for reports and tests). */
@@ -208,7 +256,7 @@ export function editVisionGraph(model: Onnx.IModelProto, options: VisionEditOpti
   const maskInputs = new Set(options.unpaddedMaskInputs.filter((name) => graphInputs.has(name)));
   const used = new Set<string>();
   const removed = new Set<Node>();
-  const added = new Map<Node, Node>();
+  const added = new Map<Node, Node[]>();
   for (const attention of findAttentions(graph)) {
     let masked = !!attention.maskAdd;
     if (attention.maskAdd) {
@@ -231,24 +279,40 @@ export function editVisionGraph(model: Onnx.IModelProto, options: VisionEditOpti
     const output = mode === "deploy" ? attention.context : `${attention.context}/sav_fused`;
     if (mode === "deploy") for (const node of attention.nodes) removed.add(node);
     else report.pairs.push([attention.context, output]);
-    added.set(last, {
+    const mha = (inputs: string[], out: string): Node => ({
       name: `/sav/vision/MultiHeadAttention_${report.attentionsFused}`,
       opType: "MultiHeadAttention",
       domain: MS_DOMAIN,
-      input: [attention.q, attention.k, attention.v],
-      output: [output],
+      input: inputs,
+      output: [out],
       attribute: [
         { name: "num_heads", type: 2, i: attention.heads },
         { name: "scale", type: 1, f: attention.scale },
       ],
     });
+    if (!attention.unbatched) {
+      added.set(last, [mha([attention.q, attention.k, attention.v], output)]);
+    } else {
+      const width = attention.heads * attention.headDim;
+      const batched = shapeConstant(graph, [1, -1, width]);
+      const flat = shapeConstant(graph, [-1, width]);
+      const reshape = (input: string, shape: string, out: string): Node => ({ name: `${out}/Reshape`, opType: "Reshape", input: [input, shape], output: [out] });
+      const [q3, k3, v3, context3] = ["q", "k", "v", "context"].map((part) => `${output}/sav_${part}_batched`) as [string, string, string, string];
+      added.set(last, [
+        reshape(attention.q, batched, q3),
+        reshape(attention.k, batched, k3),
+        reshape(attention.v, batched, v3),
+        mha([q3, k3, v3], context3),
+        reshape(context3, flat, output),
+      ]);
+    }
     report.attentionsFused++;
   }
   report.maskInputsUsed = [...used];
   if (report.maskAddsDropped + report.attentionsFused === 0) return report;
   graph.node = (graph.node ?? []).flatMap((node) => {
     const fused = added.get(node);
-    if (mode === "verify") return fused ? [node, fused] : [node];
+    if (mode === "verify") return fused ? [node, ...fused] : [node];
     return fused ?? (removed.has(node) ? [] : [node]);
   });
   if (report.attentionsFused > 0 && !(model.opsetImport ?? []).some((o) => o.domain === MS_DOMAIN)) {

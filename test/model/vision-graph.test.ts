@@ -7,6 +7,7 @@ import { encodeModel as encodeBuilt } from "../../src/model/onnx-build/graph-bui
 import { buildQwen2VisionEncoder } from "../../src/model/families/qwen2_vl/tiny/vision-encoder.js";
 import { QWEN2_VL_PRESETS } from "../../src/model/families/qwen2_vl/tiny/presets.js";
 import { decodeModel, encodeModel } from "../../src/model/graph.js";
+import { toNumber } from "../../src/model/onnx-proto.js";
 import { sessionOptions } from "../../src/model/session-host.js";
 import { prepareVision, probeFeeds, type VisionProbeInput } from "../../src/model/vision-cache.js";
 import { editVisionGraph, findAttentions } from "../../src/model/vision-graph.js";
@@ -86,12 +87,29 @@ describe("vision graph editor", () => {
     expect(model.graph!.node!.filter((n) => n.opType === "Softmax")).toHaveLength(layers);
   });
 
-  it("is a no-op on a graph without the pattern (the Qwen2-VL vision tower)", () => {
-    const model = decodeModel(encodeBuilt(buildQwen2VisionEncoder(QWEN2_VL_PRESETS.tiny, 1)));
+  it("fuses the unbatched Qwen2-VL vision attention ([N, H, hd] after rotary), verified end to end", async () => {
+    const qwen = path.join(dir, "qwen_vision_encoder.onnx");
+    writeFileSync(qwen, encodeBuilt(buildQwen2VisionEncoder(QWEN2_VL_PRESETS.tiny, 1)));
+    const patchLength = toNumber(decodeModel(readFileSync(qwen)).graph!.input![0]!.type!.tensorType!.shape!.dim![1]!.dimValue);
+    // A 4×4 patch grid (merge size 2): one image of 16 patches.
+    const probe: VisionProbeInput[] = [
+      { name: "pixel_values", type: "float32", dims: [16, patchLength], fill: "random" },
+      { name: "grid_thw", type: "int64", dims: [1, 3], fill: "values", values: [1, 4, 4] },
+    ];
+    const prepared = await prepareVision({ source: qwen, edit: { unpaddedMaskInputs: [] }, probe }, options);
+    expect(prepared.verdict).toMatchObject({ verified: true, report: { maskAddsDropped: 0, attentionsFused: QWEN2_VL_PRESETS.tiny.vision.depth } });
+    expect(prepared.verdict.blockDiff).toBeLessThan(1e-5);
+    const ops = decodeModel(readFileSync(prepared.path!)).graph!.node!.map((n) => n.opType);
+    expect(ops).not.toContain("Softmax");
+  });
+
+  it("is a no-op on a graph without the pattern (the decoder: attention over a KV cache)", () => {
+    const model = decodeModel(readFileSync(path.join(tinyModelDir, "onnx/decoder_model_merged.onnx")));
+    expect(model.graph!.node!.some((n) => n.opType === "Softmax")).toBe(true);
     const before = encodeModel(model);
-    const report = editVisionGraph(model, { unpaddedMaskInputs: ["grid_thw"] });
+    const report = editVisionGraph(model, { unpaddedMaskInputs: ["attention_mask"] });
     expect(report.maskAddsDropped + report.attentionsFused).toBe(0);
-    expect(encodeModel(model)).toEqual(before);
+    expect(Buffer.compare(Buffer.from(encodeModel(model)), Buffer.from(before))).toBe(0);
   });
 
   it("verifies at load, caches the edit beside the source, and reuses it without re-verifying", async () => {
