@@ -19,6 +19,8 @@ export interface LoadedSession {
 
 function allTrue(tensor: ort.Tensor | undefined): boolean {
   if (!tensor) return false;
+  // bool tensors hold bytes 0 or 1: one native scan (a 17-frame SmolVLM mask is 4.5 M entries).
+  if (tensor.type === "bool") return (tensor.data as Uint8Array).indexOf(0) === -1;
   const data = tensor.data as ArrayLike<number | bigint | boolean>;
   for (let i = 0; i < data.length; i++) if (Number(data[i]) !== 1) return false;
   return true;
