@@ -20,6 +20,7 @@ const sections: Record<string, () => Promise<Section>> = {
   },
   qwen2vl: async () => (await import("./bench/qwen2vl.js")).runQwen2VLBenchmark,
   llava: async () => (await import("./bench/llava.js")).runLlavaBenchmark,
+  vision: async () => (await import("./bench/vision.js")).runVisionBenchmark,
   freeze: async () => (await import("./bench/freeze.js")).runFreezeBenchmark,
   "cold-start": async () => (await import("./bench/cold-start.js")).runColdStartBenchmark,
   preprocess: async () => (await import("./bench/preprocess.js")).runPreprocessBenchmark,

@@ -8,7 +8,7 @@ import { HEAD_VECTORS_OUTPUT } from "./graph.js";
 import { decodedImages } from "./decoded-images.js";
 import { ImageError } from "./image.js";
 import { loadModelFiles, type ModelFiles } from "./model-dir.js";
-import { MainThreadSessionHost, sessionOptions, type InferenceThread, type ModelSession, type SessionHost } from "./session-host.js";
+import { MainThreadSessionHost, sessionOptions, type InferenceThread, type ModelSession, type SessionHost, type SessionSource } from "./session-host.js";
 import { WorkerSessionHost } from "./session-worker.js";
 import { floatTensor, inputMetadata, int64Tensor, readFloats, type InputMetadata } from "./tensors.js";
 import type { ExtractRequest, ExtractResult, HeadShape, HeadVectorExtractor, ModelInfo } from "./types.js";
@@ -36,6 +36,11 @@ export interface RunnerOptions {
   queue?: FairQueue;
   /** Where the ONNX Runtime sessions run; default "worker" (the event loop stays free during inference). */
   inference?: InferenceThread;
+  /**
+   * Load the vision encoder edited for speed (mask Add dropped, attention fused; verified against the published
+   * graph at load, which is used whenever verification fails); default true. false: the published graph.
+   */
+  editVision?: boolean;
   /** Opens the sessions instead of a host of `inference`'s kind (tests); the runner closes it. */
   sessionHost?: SessionHost;
 }
@@ -119,7 +124,11 @@ export class ModelRunner implements HeadVectorExtractor {
     files.model.resolveOptions(options.processing);
     const ortOptions = sessionOptions(options.threads);
     const host = options.sessionHost ?? (options.inference === "main" ? new MainThreadSessionHost(ortOptions) : new WorkerSessionHost(ortOptions));
-    const opened = Promise.all([host.open({ path: files.onnx.vision }), host.open({ path: files.onnx.embed }), fingerprintOf(files)]);
+    const visionEdit = options.editVision === false ? undefined : files.model.visionEdit;
+    const visionSource: SessionSource = visionEdit
+      ? { vision: { source: files.onnx.vision, edit: { unpaddedMaskInputs: visionEdit.unpaddedMaskInputs }, probe: visionEdit.probe } }
+      : { path: files.onnx.vision };
+    const opened = Promise.all([host.open(visionSource), host.open({ path: files.onnx.embed }), fingerprintOf(files)]);
     const [vision, embed, fingerprint] = await opened.catch(async (error: unknown) => {
       await host.close();
       throw error;

@@ -10,9 +10,14 @@ import * as ort from "onnxruntime-node";
 import { prepareDecoder } from "./decoder-cache.js";
 import { ModelFileError, ModelInputError } from "./errors.js";
 import { GraphEditError, type DecoderEditOptions } from "./graph.js";
+import type { VisionSourceSpec } from "./vision-cache.js";
+import { openVisionSession, type LoadedSession } from "./vision-session.js";
 
-/** An ONNX graph to load: a file, or a decoder to edit for head vectors first (prepareDecoder) and then load. */
-export type SessionSource = { path: string } | { decoder: { source: string; edit: DecoderEditOptions } };
+/**
+ * An ONNX graph to load: a file; a decoder to edit for head vectors first (prepareDecoder); or a vision
+ * encoder to edit for speed, verified against the file at load (vision-cache.ts), the file itself if not.
+ */
+export type SessionSource = { path: string } | { decoder: { source: string; edit: DecoderEditOptions } } | { vision: VisionSourceSpec };
 
 /** What the runner, the families and the generator use of an `ort.InferenceSession`. */
 export interface ModelSession {
@@ -47,8 +52,9 @@ export function sessionOptions(threads = os.availableParallelism()): ort.Inferen
 }
 
 /** Loads a source on the calling thread (the main thread's host, and the worker thread itself). */
-export async function openInferenceSession(source: SessionSource, options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
+export async function openInferenceSession(source: SessionSource, options: ort.InferenceSession.SessionOptions): Promise<LoadedSession> {
   if ("path" in source) return ort.InferenceSession.create(source.path, options);
+  if ("vision" in source) return (await openVisionSession(source.vision, options)).session;
   const prepared = await prepareDecoder(source.decoder.source, source.decoder.edit);
   return prepared.path ? ort.InferenceSession.create(prepared.path, options) : ort.InferenceSession.create(prepared.bytes!, options);
 }
@@ -66,7 +72,7 @@ export function rebuildError(name: string, message: string): Error {
 
 /** Sessions on the calling thread: runs block it for their whole duration. */
 export class MainThreadSessionHost implements SessionHost {
-  private readonly sessions = new Set<ort.InferenceSession>();
+  private readonly sessions = new Set<LoadedSession>();
   private closed = false;
 
   constructor(private readonly options: ort.InferenceSession.SessionOptions) {}

@@ -3,15 +3,15 @@
  * calls (load, run) block this thread instead of the server's event loop. Messages are handled in order.
  */
 import { parentPort } from "node:worker_threads";
-import type * as ort from "onnxruntime-node";
 import { openInferenceSession } from "./session-host.js";
+import type { LoadedSession } from "./vision-session.js";
 import { fromWire, toWire, type FromSessionThread, type ToSessionThread } from "./session-wire.js";
 
 const port = parentPort!;
-const sessions = new Map<number, ort.InferenceSession>();
+const sessions = new Map<number, LoadedSession>();
 let nextSession = 1;
 
-function session(id: number): ort.InferenceSession {
+function session(id: number): LoadedSession {
   const found = sessions.get(id);
   if (!found) throw new Error(`The ONNX Runtime session ${id} was released.`);
   return found;

@@ -134,7 +134,8 @@ export class WorkerSessionHost implements SessionHost {
 }
 
 function describe(source: SessionSource): string {
-  return "path" in source ? source.path : `the edited decoder of ${source.decoder.source}`;
+  if ("path" in source) return source.path;
+  return "vision" in source ? `the vision encoder ${source.vision.source}` : `the edited decoder of ${source.decoder.source}`;
 }
 
 class RemoteSession implements ModelSession {

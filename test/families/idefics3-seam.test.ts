@@ -57,7 +57,12 @@ describe("SmolVLM through the families seam, bit for bit as before", () => {
     describe(split ? "with image splitting" : "one global view", () => {
       let runner: ModelRunner;
       beforeAll(async () => {
-        runner = await ModelRunner.create({ id: "tiny-smolvlm", dir: tinyModelDir }, { threads: 1, processing: { imageSplitting: split } });
+        runner = await ModelRunner.create({ id: "tiny-smolvlm", dir: tinyModelDir }, {
+          threads: 1,
+          processing: { imageSplitting: split },
+          // The golden hashes pin the published vision graph; the speed-edited one agrees within tolerance, not bit for bit (test/model/vision-graph.test.ts).
+          editVision: false,
+        });
       });
       afterAll(() => runner?.close());
       const prefix = split ? "split" : "global";

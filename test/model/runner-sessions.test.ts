@@ -21,7 +21,7 @@ class RecordingHost implements SessionHost {
 
   async open(source: SessionSource): Promise<ModelSession> {
     const session = await this.inner.open(source);
-    const graph: Graph = "decoder" in source ? "decoder" : source.path === this.visionFile ? "vision" : "embed";
+    const graph: Graph = "decoder" in source ? "decoder" : "vision" in source || source.path === this.visionFile ? "vision" : "embed";
     return {
       inputNames: session.inputNames,
       outputNames: session.outputNames,

@@ -4,6 +4,7 @@
  * expansion, position ids and the vision-encoder feeds. The runner (queue, caches, embedding merge, edited
  * and truncated decoders) is shared and knows no family.
  */
+import type { VisionProbeInput } from "../vision-cache.js";
 import type * as ort from "onnxruntime-node";
 import type { InputMetadata } from "../tensors.js";
 
@@ -84,6 +85,12 @@ export interface FamilyModel<Prepared = unknown, Layout = unknown> {
   promptIds(layouts: readonly Layout[], text: string, options: ProcessingOptions): number[];
   /** Decoder position ids for a prompt. */
   positionIds(inputIds: readonly number[], layouts: readonly Layout[]): PositionIds;
+  /**
+   * How the vision encoder may be edited for speed (vision-graph.ts): the mask inputs that are all true for
+   * every image this family feeds (masks computed from them may be dropped; each run still checks), and the
+   * deterministic input load-time verification runs. Absent: the published graph is loaded unedited.
+   */
+  readonly visionEdit?: { unpaddedMaskInputs: string[]; probe: VisionProbeInput[] };
 }
 
 export interface ModelFamily {

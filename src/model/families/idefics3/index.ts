@@ -21,6 +21,7 @@ class Idefics3Model implements FamilyModel<PreprocessedImage, ImageGrid> {
   readonly randomWeights;
   readonly maxPromptTokens = MAX_PROMPT_TOKENS;
   private readonly prompt: ChatPrompt;
+  readonly visionEdit;
 
   constructor(
     private readonly config: Idefics3Config,
@@ -30,6 +31,15 @@ class Idefics3Model implements FamilyModel<PreprocessedImage, ImageGrid> {
     this.imageTokenId = config.imageTokenId;
     this.randomWeights = config.randomWeights;
     this.prompt = new ChatPrompt(files);
+    const tile = config.image.tileSize;
+    // encodeImage never pads: every frame is a whole tile, so pixel_attention_mask is always all true.
+    this.visionEdit = {
+      unpaddedMaskInputs: ["pixel_attention_mask"],
+      probe: [
+        { name: "pixel_values", type: "float32" as const, dims: [1, 1, 3, tile, tile], fill: "random" as const },
+        { name: "pixel_attention_mask", type: "bool" as const, dims: [1, 1, tile, tile], fill: "ones" as const },
+      ],
+    };
     const mapped = this.prompt.tokenId(IMAGE_TOKEN);
     if (mapped !== config.imageTokenId) {
       throw new ModelFileError(`tokenizer.json maps ${IMAGE_TOKEN} to ${mapped}, but config.json says image_token_id ${config.imageTokenId}.`);

@@ -49,6 +49,8 @@ class LlavaOnevisionModel implements FamilyModel<PreparedImage, LlavaLayout> {
   readonly maxPromptTokens = MAX_PROMPT_TOKENS;
   private readonly prompts: LlavaPrompts;
   private readonly newline: Float32Array | null;
+  /** SigLIP without a mask: only attention fusion applies; verified on one crop of the graph's own shape. */
+  readonly visionEdit = { unpaddedMaskInputs: [], probe: [{ name: "pixel_values", type: "float32" as const, fill: "random" as const }] };
 
   constructor(
     private readonly config: LlavaOnevisionConfig,

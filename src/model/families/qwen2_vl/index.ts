@@ -37,6 +37,8 @@ class Qwen2VLModel implements FamilyModel<Qwen2VLPixels, Qwen2VLLayout> {
   private readonly prompt: ChatPrompt;
   private readonly defaultMaxPixels: number;
   private readonly minBudget: number;
+  /** No mask input (one image per run attends to all its patches): attention fusion only, verified on a 2×2-merge grid. */
+  readonly visionEdit;
 
   constructor(
     private readonly config: Qwen2VLConfig,
@@ -55,6 +57,15 @@ class Qwen2VLModel implements FamilyModel<Qwen2VLPixels, Qwen2VLLayout> {
       const mapped = this.prompt.tokenId(token);
       if (mapped !== id) throw new ModelFileError(`tokenizer.json maps ${token} to ${mapped}, but config.json says ${key} ${id}.`);
     }
+    const side = 2 * config.mergeSize;
+    const patchLength = 3 * config.image.temporalPatchSize * config.image.patchSize * config.image.patchSize;
+    this.visionEdit = {
+      unpaddedMaskInputs: [],
+      probe: [
+        { name: "pixel_values", type: "float32" as const, dims: [side * side, patchLength], fill: "random" as const },
+        { name: GRID_INPUT, type: "int64" as const, dims: [1, 3], fill: "values" as const, values: [1, side, side] },
+      ],
+    };
     const factor = config.image.patchSize * config.mergeSize;
     this.minBudget = Math.max(config.image.minPixels, factor * factor);
     this.defaultMaxPixels = Math.max(Math.min(DEFAULT_MAX_PIXELS, config.image.maxPixels), this.minBudget);
