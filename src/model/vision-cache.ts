@@ -8,6 +8,7 @@
  */
 import { constants, existsSync, readFileSync } from "node:fs";
 import { access, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { uniqueStem, writeFileAtomic } from "./atomic-file.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-node";
@@ -249,7 +250,7 @@ export async function prepareVision(spec: VisionSourceSpec, options: ort.Inferen
       const endTolerance = spec.tolerance ?? (quantisedAtRunTime ? QUANTISED_TOLERANCE : VISION_TOLERANCE);
       let referenceSource: string | Uint8Array;
       if (inPlace) {
-        const temporary = `${stem}.${process.pid}`;
+        const temporary = uniqueStem(stem);
         referenceWeightsInPlace(model, sourceBytes, path.basename(source));
         referenceWeightsInPlace(reference, sourceBytes, path.basename(source));
         edited = `${temporary}.tmp.onnx`;
@@ -276,8 +277,7 @@ export async function prepareVision(spec: VisionSourceSpec, options: ort.Inferen
     if (verdict.verified) await rename(edited as string, target);
     else if (typeof edited === "string") await rm(edited, { force: true });
     if (verdict.transient) return { verdict, cold: true };
-    await writeFile(`${sidecar}.${process.pid}.tmp`, JSON.stringify(verdict));
-    await rename(`${sidecar}.${process.pid}.tmp`, sidecar);
+    await writeFileAtomic(sidecar, JSON.stringify(verdict));
     await removeStaleEdits(dir, base, prefix);
     return verdict.verified ? { path: target, verdict, cold: true } : { verdict, cold: true };
   } catch (error) {

@@ -3,7 +3,6 @@
  * multimodal RoPE (position_ids [3, 1, S]). One image per vision-encoder call (the export traces one image);
  * several images are encoded one by one and concatenated in prompt order by the runner.
  */
-import * as ort from "onnxruntime-node";
 import { ChatPrompt } from "../../chat-prompt.js";
 import { ModelFileError, ModelInputError } from "../../errors.js";
 import { decodeRgb } from "../../image.js";
