@@ -1,6 +1,15 @@
+import { availableParallelism } from "node:os";
 import sharp from "sharp";
 import type { Sharp } from "sharp";
 import { decodedImages, type RgbImage } from "./decoded-images.js";
+
+/**
+ * libvips threads per image operation. sharp picks 1 on glibc without jemalloc (to limit heap fragmentation);
+ * 2 halves the Lanczos enlargement that dominates preprocessing (90 → 51 ms for 640×480 → 2048×1536 → 512², quiet
+ * 2-core host; BENCHMARKS.md `preprocess`), with pixels identical. More threads would only compete with ONNX Runtime.
+ */
+export const IMAGE_THREADS = Math.min(2, availableParallelism());
+sharp.concurrency(IMAGE_THREADS);
 
 export type { RgbImage } from "./decoded-images.js";
 
