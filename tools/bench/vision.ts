@@ -14,11 +14,16 @@ import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { sessionOptions } from "../../src/model/session-host.js";
 import { prepareVision, probeFeeds, type VisionProbeInput, type VisionSourceSpec } from "../../src/model/vision-cache.js";
-import { BENCH_MODEL_DIR, ensureBenchModel, log, median, ms, ratio, runIfMain } from "./common.js";
-import { hostLine } from "./compare.js";
+import { ModelRunner } from "../../src/model/runner.js";
+import { BENCH_MODEL_DIR, ensureBenchModel, log, median, ms, ratio, runIfMain, testImage } from "./common.js";
+import { headAgreement, hostLine } from "./compare.js";
 
 const ROUNDS = Number(process.env.VISION_ROUNDS ?? 5);
 const THREADS = os.availableParallelism();
+const INT8_DTYPES = { vision_encoder: "int8", embed_tokens: "int8", decoder_model_merged: "int8" };
+const AGREEMENT_IMAGES = 4;
+/** SmolVLM-256M's decoder head size. */
+const HEAD_DIM = 64;
 const TILE = 512;
 const PROBE: VisionProbeInput[] = [
   { name: "pixel_values", type: "float32", dims: [1, 1, 3, TILE, TILE], fill: "random" },
@@ -154,6 +159,35 @@ async function measureOptions(source: string, lines: string[]): Promise<void> {
   await Promise.all(variants.map((v) => v.session.release()));
 }
 
+/**
+ * What the edit does to the features a task stores: head vectors of the same new images through two runners,
+ * the vision edit on and off (stored vectors of a task made before the edit meet queries made after it).
+ */
+async function headVectorAgreement(lines: string[]): Promise<void> {
+  lines.push("Head vectors through the runner, vision edit on against off (the published graph), the same new 640×480 images:", "");
+  lines.push("| dtypes | images | per-head cosine mean | 5th percentile | min | whole-vector cosine |", "|---|---:|---:|---:|---:|---:|");
+  for (const [name, dtypes] of [["int8", INT8_DTYPES], ["fp32", {}]] as const) {
+    const images = await Promise.all(Array.from({ length: AGREEMENT_IMAGES }, (_, i) => testImage(61_000 + i)));
+    const vectors: Float32Array[][] = [];
+    for (const editVision of [true, false]) {
+      const runner = await ModelRunner.create({ id: "vision-agreement", dir: BENCH_MODEL_DIR, dtypes, randomWeights: true }, { threads: THREADS, editVision });
+      try {
+        const run: Float32Array[] = [];
+        for (const image of images) run.push((await runner.extract({ images: [image], text: "What is in this image?" })).vectors);
+        vectors.push(run);
+      } finally {
+        await runner.close();
+      }
+    }
+    const agreement = headAgreement(vectors[0]!, vectors[1]!, HEAD_DIM);
+    log(`[vision] ${name} head vectors edit on/off: mean cosine ${agreement.meanCosine.toFixed(6)}, min ${agreement.minCosine.toFixed(6)}`);
+    lines.push(
+      `| ${name} | ${agreement.pairs} | ${agreement.meanCosine.toFixed(6)} | ${agreement.p5Cosine.toFixed(6)} | ${agreement.minCosine.toFixed(6)} | ${agreement.wholeCosine.toFixed(6)} |`,
+    );
+  }
+  lines.push("");
+}
+
 export async function runVisionBenchmark(): Promise<string> {
   await ensureBenchModel();
   const load = os.loadavg().map((x) => x.toFixed(2)).join(", ");
@@ -168,6 +202,7 @@ export async function runVisionBenchmark(): Promise<string> {
     "",
   ];
   for (const dtype of ["int8", "fp32"] as const) await measureDtype(dtype, lines);
+  await headVectorAgreement(lines);
   const [int8, fp32] = [publishedOutputs.get("int8"), publishedOutputs.get("fp32")];
   if (int8 && fp32) lines.push(`For scale: the published int8 graph differs from the published fp32 graph by ${maxAbsDiff(fp32, int8).toExponential(1)} (max abs) on the same input.`, "");
   lines.push(`Load average at end ${os.loadavg().map((x) => x.toFixed(2)).join(", ")}.`);
