@@ -12,11 +12,14 @@ import {
   type CrossValidationOptions,
   type CrossValidationReport,
   fitCalibration,
+  type HeadSelection,
   type HeadShape,
   type HeldOutPrediction,
   type FoldScores,
   type LabelledVector,
   planCrossValidation,
+  rankHeads,
+  type RankedHead,
   type SavClassifier,
   SavError,
 } from "../sav/index.js";
@@ -219,4 +222,16 @@ export async function fitCalibrationOffThread(
   signal?.throwIfAborted();
   const shared = await shareOrThrow(examples, (all) => fitCalibration(classifier, all));
   return (await oneWorkerJob({ kind: "fit-calibration", examples: shared, classifier }, "fitted", "calibration", signal)).calibration;
+}
+
+/** `rankHeads(examples, shape, selection)`, bit for bit, in a worker thread. Bad input rejects with the same SavError. */
+export async function rankHeadsOffThread(
+  examples: readonly LabelledVector[],
+  shape: HeadShape,
+  selection: HeadSelection,
+  { signal }: Pick<OffThreadOptions, "signal"> = {},
+): Promise<RankedHead[]> {
+  signal?.throwIfAborted();
+  const shared = await shareOrThrow(examples, (all) => rankHeads(all, shape, selection));
+  return (await oneWorkerJob({ kind: "rank-heads", examples: shared, shape, selection }, "ranked", "head ranking", signal)).heads;
 }

@@ -3,8 +3,10 @@ import type {
   Calibration,
   CrossValidationOptions,
   CrossValidationReport,
+  HeadSelection,
   HeadShape,
   HeldOutPrediction,
+  RankedHead,
   SavClassifier,
   SavErrorCode,
 } from "../sav/index.js";
@@ -33,7 +35,9 @@ export type ToWorker =
   /** Build the classifier on every example (classify_image's first call after a change). */
   | { kind: "build"; examples: SharedExamples; shape: HeadShape; options: BuildOptions }
   /** Fit the temperature of a classifier by leave-one-out on the examples it was built from. */
-  | { kind: "fit-calibration"; examples: SharedExamples; classifier: SavClassifier };
+  | { kind: "fit-calibration"; examples: SharedExamples; classifier: SavClassifier }
+  /** Score and rank every head (the head-map picture). */
+  | { kind: "rank-heads"; examples: SharedExamples; shape: HeadShape; selection: HeadSelection };
 
 export type FromWorker =
   | { kind: "scores"; scores: FoldScores }
@@ -41,4 +45,5 @@ export type FromWorker =
   | { kind: "calibrated"; calibration: Calibration; predictions: HeldOutPrediction[] }
   | { kind: "built"; classifier: SavClassifier }
   | { kind: "fitted"; calibration: Calibration }
+  | { kind: "ranked"; heads: RankedHead[] }
   | { kind: "failed"; savCode?: SavErrorCode; message: string };

@@ -4,6 +4,7 @@ import {
   crossValidate,
   fitCalibration,
   heldOutPredictions,
+  rankHeads,
   SavError,
   serializeClassifier,
   type HeadShape,
@@ -13,6 +14,7 @@ import {
   calibrateOffThread,
   crossValidateOffThread,
   fitCalibrationOffThread,
+  rankHeadsOffThread,
 } from "../../src/sav-workers/off-thread.js";
 import { structuredData } from "../sav/helpers.js";
 
@@ -84,6 +86,13 @@ describe("classifier build and temperature fit in a worker thread", () => {
       expect(serializeClassifier(offThread)).toEqual(serializeClassifier(classifier));
       expect(await fitCalibrationOffThread(classifier, examples)).toEqual(fitCalibration(classifier, examples));
     }
+  });
+
+  it("ranks every head as rankHeads does", async () => {
+    for (const selection of ["in-sample", "leave-one-out"] as const) {
+      expect(await rankHeadsOffThread(examples, shape, selection)).toEqual(rankHeads(examples, shape, selection));
+    }
+    await expect(rankHeadsOffThread(tooFew, shape, "leave-one-out")).rejects.toMatchObject({ code: "too-few-examples" });
   });
 
   it("rejects bad input with the engine's SavError code and message", async () => {

@@ -8,14 +8,13 @@ import {
   calibrationMetrics,
   DEFAULT_TARGET_ACCURACY,
   nearestExamples,
-  rankHeads,
   type SavClassifier,
   SavError,
   selectiveAccuracy,
   suggestThreshold,
 } from "../../sav/index.js";
 import { SharedJobs } from "../../shared-job.js";
-import { calibrateOffThread } from "../../sav-workers/off-thread.js";
+import { calibrateOffThread, rankHeadsOffThread } from "../../sav-workers/off-thread.js";
 import type { ExampleWithVectors, TaskRecord } from "../../store/index.js";
 import { renderHeadMap } from "../../report/head-map.js";
 import { round } from "../wording.js";
@@ -122,7 +121,8 @@ export async function headMapPicture(
   const { classifier } = await service.classifiers.get(task);
   const { examples } = await service.store.loadTrainingSet(task.id);
   const heldOut = Object.values(classifier.examplesPerLabel).every((n) => n >= 2);
-  const ranked = rankHeads(trainingVectors(examples), task.shape, heldOut ? "leave-one-out" : "in-sample");
+  // Every head scored on every example: about as long as a classifier build, so in a worker thread too.
+  const ranked = await rankHeadsOffThread(trainingVectors(examples), task.shape, heldOut ? "leave-one-out" : "in-sample");
   const scores = new Array<number>(task.shape.layers * task.shape.heads).fill(0);
   for (const h of ranked) scores[h.layer * task.shape.heads + h.head] = h.score;
   const picture = await renderHeadMap({
