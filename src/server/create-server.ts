@@ -20,10 +20,10 @@ export interface SavServerDeps {
   models: ModelProvider;
   /** An open store; by default the server opens a SQLite one in config.dataDir and closes it in close(). */
   store?: TaskStore | SavStore;
-  /** A classifier cache to share between servers on the same store; by default one that builds in a worker thread. */
+  /** A classifier cache to share between servers on the same store; by default one that builds in a worker thread (small training sets: on the calling thread). */
   classifiers?: ClassifierCache;
   classifierCacheBytes?: number;
-  /** How classify_image fits a classifier's temperature; by default in a worker thread. */
+  /** How classify_image fits a classifier's temperature; by default as the build (serverCalibrationFitter). */
   fitCalibration?: CalibrationFitter;
   /** Use the client's declared roots as extra allowed image directories (default true). */
   useClientRoots?: boolean;

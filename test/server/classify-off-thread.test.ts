@@ -6,7 +6,7 @@ import type { HeadShape, HeadVectorExtractor } from "../../src/model/types.js";
 import * as sav from "../../src/sav/index.js";
 import { createSavServer, type SavServer } from "../../src/server/create-server.js";
 import type { ModelProvider } from "../../src/server/models.js";
-import { buildClassifierInWorker, fitCalibrationInThread } from "../../src/server/off-thread-work.js";
+import { fitCalibrationInThread, MIN_FLOATS_OFF_THREAD, serverClassifierBuilder } from "../../src/server/off-thread-work.js";
 import { ClassifierCache, type ClassifierBuilder, SavStore } from "../../src/store/index.js";
 import { writeShapeImages } from "../support/images.js";
 import { call, callOk, testConfig, textOf } from "../support/mcp-harness.js";
@@ -19,9 +19,11 @@ vi.mock("../../src/sav/index.js", async (importOriginal) => {
   return { ...actual, buildClassifier: vi.fn(actual.buildClassifier), fitCalibration: vi.fn(actual.fitCalibration) };
 });
 
-const SHAPE: HeadShape = { layers: 4, heads: 4, headDim: 16 };
+const SHAPE: HeadShape = { layers: 4, heads: 4, headDim: 64 };
 const LABELS = ["a", "b", "c", "d"];
 const MODEL = "fake-model";
+/** Examples per label of task "cold": enough floats to be worth a worker thread. */
+const PER_LABEL = 80;
 
 /** Head vectors derived from the image bytes: deterministic, no ONNX model needed. */
 const extractor: HeadVectorExtractor = {
@@ -46,12 +48,14 @@ describe("classify_image builds and calibrates the classifier in worker threads"
   let queries: { path: string }[];
   const open: { client: Client; savServer: SavServer; store: SavStore }[] = [];
 
-  /** A server on its own data directory holding tasks "cold" (4 labels) and "one-label". */
+  /** A server on its own data directory holding tasks "cold" (4 labels), "small" (the same, few examples) and "one-label". */
   async function start(name: string, deps: { build?: ClassifierBuilder; inThread?: boolean } = {}) {
     const dataDir = path.join(temp.dir, name);
     const store = new SavStore({ dataDir });
     const task = store.createTask(newTask("cold", { shape: SHAPE, modelId: MODEL, k: 6 }));
-    store.addExamples(task.id, clusteredExamples(LABELS, 12, { shape: SHAPE, seed: 3 }));
+    store.addExamples(task.id, clusteredExamples(LABELS, PER_LABEL, { shape: SHAPE, seed: 3 }));
+    const small = store.createTask(newTask("small", { shape: SHAPE, modelId: MODEL, k: 6 }));
+    store.addExamples(small.id, clusteredExamples(LABELS, 3, { shape: SHAPE, seed: 5 }));
     const oneLabel = store.createTask(newTask("one-label", { shape: SHAPE, modelId: MODEL }));
     store.addExamples(oneLabel.id, clusteredExamples(["a"], 3, { shape: SHAPE }));
     const config = testConfig({ dataDir, modelsDir: path.join(temp.dir, "models"), allowedDirs: [path.join(temp.dir, "images")] });
@@ -84,6 +88,7 @@ describe("classify_image builds and calibrates the classifier in worker threads"
   });
 
   it("gives the results of the calling-thread build, without building or fitting on the calling thread", async () => {
+    expect(LABELS.length * PER_LABEL * SHAPE.layers * SHAPE.heads * SHAPE.headDim).toBeGreaterThanOrEqual(MIN_FLOATS_OFF_THREAD);
     const worker = await start("worker");
     const offThread = await callOk<Classified>(worker.client, "classify_image", { task: "cold", images: queries, detail: true });
     expect(worker.savServer.service.classifiers.stats.builds).toBe(1);
@@ -99,6 +104,15 @@ describe("classify_image builds and calibrates the classifier in worker threads"
     expect(offThread).toEqual(before);
   });
 
+  it("builds and fits a small task's classifier on the calling thread, where that is quicker than starting a thread", async () => {
+    const { client, savServer } = await start("small");
+    const result = await callOk<Classified>(client, "classify_image", { task: "small", images: queries });
+    expect(result.results.every((r) => r.probability !== null)).toBe(true);
+    expect(savServer.service.classifiers.stats.builds).toBe(1);
+    expect(sav.buildClassifier).toHaveBeenCalledTimes(1);
+    expect(sav.fitCalibration).toHaveBeenCalledTimes(1);
+  });
+
   it("stops the build of a cancelled call, and the next call builds again", async () => {
     const signals: AbortSignal[] = [];
     let started!: () => void;
@@ -108,7 +122,7 @@ describe("classify_image builds and calibrates the classifier in worker threads"
       signals.push(signal);
       started();
       if (signals.length === 1) await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
-      return buildClassifierInWorker(examples, shape, options, signal);
+      return serverClassifierBuilder(examples, shape, options, signal);
     };
     const { client, savServer } = await start("cancelled", { build });
     const controller = new AbortController();

@@ -14,7 +14,8 @@ import {
   suggestThreshold,
 } from "../../sav/index.js";
 import { SharedJobs } from "../../shared-job.js";
-import { calibrateOffThread, rankHeadsOffThread } from "../../sav-workers/off-thread.js";
+import { calibrateOffThread } from "../../sav-workers/off-thread.js";
+import { rankHeadsForServer } from "../off-thread-work.js";
 import type { ExampleWithVectors, TaskRecord } from "../../store/index.js";
 import { renderHeadMap } from "../../report/head-map.js";
 import { round } from "../wording.js";
@@ -35,7 +36,7 @@ const fits = new SharedJobs<SavClassifier, Calibration | null>();
 
 /**
  * The task's calibration, or null when a label has fewer than two examples (leave-one-out needs two). The fit
- * runs where the service says (a worker thread by default); `signal` cancels this caller's wait.
+ * runs where the service says (a worker thread for large training sets by default); `signal` cancels this caller's wait.
  */
 export async function calibrationFor(
   service: ServiceContext,
@@ -122,7 +123,7 @@ export async function headMapPicture(
   const { examples } = await service.store.loadTrainingSet(task.id);
   const heldOut = Object.values(classifier.examplesPerLabel).every((n) => n >= 2);
   // Every head scored on every example: about as long as a classifier build, so in a worker thread too.
-  const ranked = await rankHeadsOffThread(trainingVectors(examples), task.shape, heldOut ? "leave-one-out" : "in-sample");
+  const ranked = await rankHeadsForServer(trainingVectors(examples), task.shape, heldOut ? "leave-one-out" : "in-sample");
   const scores = new Array<number>(task.shape.layers * task.shape.heads).fill(0);
   for (const h of ranked) scores[h.layer * task.shape.heads + h.head] = h.score;
   const picture = await renderHeadMap({

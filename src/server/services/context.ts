@@ -9,7 +9,7 @@ import { readImageSource, type ImageSourceInput as ImageSource, type ImageSource
 import type { writeTaskFile } from "../task-file.js";
 import type { CallLog } from "../logging.js";
 import type { ModelProvider } from "../models.js";
-import { type CalibrationFitter, fitCalibrationInWorker, serverClassifierCache } from "../off-thread-work.js";
+import { type CalibrationFitter, serverCalibrationFitter, serverClassifierCache } from "../off-thread-work.js";
 import type { PixelCharge } from "../pixel-budget.js";
 import { promptUsesText, TEXT_PLACEHOLDER } from "../prompt-text.js";
 import type { TaskView } from "../schemas.js";
@@ -30,9 +30,9 @@ export interface SavServiceDeps {
   /** The SQLite store is wrapped in its TaskStore adapter. */
   store: TaskStore | SavStore;
   models: ModelProvider;
-  /** Default: one that builds in a worker thread. */
+  /** Default: one that builds in a worker thread (small training sets: on the calling thread). */
   classifiers?: ClassifierCache;
-  /** Default: in a worker thread. */
+  /** Default: in a worker thread (small training sets: on the calling thread). */
   fitCalibration?: CalibrationFitter;
   /** Directories the client declares (MCP roots); they extend config.allowedDirs. */
   extraAllowedDirs?: () => Promise<string[]>;
@@ -83,7 +83,7 @@ export class ServiceContext {
     this.store = asTaskStore(deps.store);
     this.models = deps.models;
     this.classifiers = deps.classifiers ?? serverClassifierCache(this.store);
-    this.fitCalibration = deps.fitCalibration ?? fitCalibrationInWorker;
+    this.fitCalibration = deps.fitCalibration ?? serverCalibrationFitter;
   }
 
   tasksChanged(): void {
