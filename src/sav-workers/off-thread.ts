@@ -3,8 +3,6 @@
  * run: the heads are split into ranges, one per thread; the examples are shared with every thread, not copied.
  */
 import { availableParallelism } from "node:os";
-import type { Worker } from "node:worker_threads";
-import { startWorkerThread } from "../worker-thread.js";
 import {
   type BuildOptions,
   buildClassifier,
@@ -23,6 +21,7 @@ import {
   type SavClassifier,
   SavError,
 } from "../sav/index.js";
+import { acquireWorker, discardWorker, releaseWorker } from "./pool.js";
 import type { FromWorker, SharedExamples, ToWorker } from "./protocol.js";
 
 /** Below this many multiply-adds per thread (Gram matrices), one more thread costs more than it saves. */
@@ -65,10 +64,6 @@ function threadCount(examples: number, shape: HeadShape, maxThreads: number): nu
   return Math.max(1, Math.min(maxThreads, heads, Math.ceil(work / MIN_WORK_PER_THREAD)));
 }
 
-function startWorker(): Worker {
-  return startWorkerThread(import.meta.url, "cross-validation-worker");
-}
-
 function failure(message: Extract<FromWorker, { kind: "failed" }>, what = "cross-validation"): Error {
   return message.savCode !== undefined
     ? new SavError(message.savCode, message.message)
@@ -99,7 +94,8 @@ export async function crossValidateOffThread(
       ? threadCount(examples.length, shape, Math.max(1, maxThreads))
       : Math.max(1, Math.min(requestedThreads, shape.layers * shape.heads || 1));
   const totalHeads = threads === 1 ? Number.MAX_SAFE_INTEGER : shape.layers * shape.heads;
-  const workers = Array.from({ length: threads }, startWorker);
+  const workers = Array.from({ length: threads }, acquireWorker);
+  let finished = false;
 
   try {
     return await new Promise<CrossValidationReport>((resolve, reject) => {
@@ -118,6 +114,7 @@ export async function crossValidateOffThread(
             }
           } else if (message.kind === "report") {
             signal?.removeEventListener("abort", onAbort);
+            finished = true;
             resolve(message.report);
           }
         });
@@ -137,7 +134,8 @@ export async function crossValidateOffThread(
       });
     });
   } finally {
-    await Promise.all(workers.map((worker) => worker.terminate()));
+    if (finished) workers.forEach(releaseWorker);
+    else await Promise.all(workers.map(discardWorker));
   }
 }
 
@@ -152,7 +150,7 @@ async function shareOrThrow(examples: readonly LabelledVector[], validate: (exam
 }
 
 /**
- * Sends `request` to a new worker thread and resolves with its answer of kind `answer`. Aborting terminates
+ * Sends `request` to a worker thread of the pool and resolves with its answer of kind `answer`. Aborting ends
  * the thread (it holds no state of the process: the ONNX sessions live in another thread).
  */
 async function oneWorkerJob<K extends FromWorker["kind"]>(
@@ -162,13 +160,16 @@ async function oneWorkerJob<K extends FromWorker["kind"]>(
   signal: AbortSignal | undefined,
 ): Promise<Extract<FromWorker, { kind: K }>> {
   signal?.throwIfAborted();
-  const worker = startWorker();
+  const worker = acquireWorker();
   let onAbort = (): void => undefined;
+  // The thread answered (a result or the engine's error) and can take the next job.
+  let answered = false;
   try {
     return await new Promise((resolve, reject) => {
       onAbort = () => reject(signal!.reason);
       signal?.addEventListener("abort", onAbort, { once: true });
       worker.on("message", (message: FromWorker) => {
+        answered = message.kind === answer || message.kind === "failed";
         if (message.kind === answer) resolve(message as Extract<FromWorker, { kind: K }>);
         else reject(message.kind === "failed" ? failure(message, what) : new Error(`${what} worker answered "${message.kind}"`));
       });
@@ -178,7 +179,8 @@ async function oneWorkerJob<K extends FromWorker["kind"]>(
     });
   } finally {
     signal?.removeEventListener("abort", onAbort);
-    await worker.terminate();
+    if (answered && !signal?.aborted) releaseWorker(worker);
+    else await discardWorker(worker);
   }
 }
 

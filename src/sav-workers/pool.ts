@@ -1,0 +1,70 @@
+/**
+ * Worker threads kept between jobs. Tearing a thread down right after heavy work can abort the whole process on
+ * Node 20: the isolate is unregistered from the platform before it is disposed, and a background compile job
+ * still running then fails an assertion (`NodePlatform::ForIsolate`, seen here once in the test suite; cf.
+ * v8/node#208). So a thread that finished its job waits idle for the next one and is only ended after a quiet
+ * spell (no compile job left by then); one whose job was aborted or that failed is ended at once. Reuse also
+ * saves the thread's start (30–60 ms).
+ */
+import { availableParallelism } from "node:os";
+import type { Worker } from "node:worker_threads";
+import { startWorkerThread } from "../worker-thread.js";
+
+/** How long a finished thread waits for another job before it is ended. */
+export const IDLE_THREAD_MS = 30_000;
+
+const idle: Worker[] = [];
+/** The events jobs and the pool listen to. Never removeAllListeners(): Worker's own listeners ref its message port. */
+const EVENTS = ["message", "error", "exit"] as const;
+const removeListeners = (worker: Worker): void => EVENTS.forEach((event) => worker.removeAllListeners(event));
+const idleTimers = new Map<Worker, NodeJS.Timeout>();
+
+function forget(worker: Worker): void {
+  const at = idle.indexOf(worker);
+  if (at !== -1) idle.splice(at, 1);
+  clearTimeout(idleTimers.get(worker));
+  idleTimers.delete(worker);
+}
+
+/** An idle thread of the job worker, or a new one. The caller adds its listeners and returns it with releaseWorker or discardWorker. */
+export function acquireWorker(): Worker {
+  const worker = idle.pop();
+  if (worker === undefined) return startWorkerThread(import.meta.url, "cross-validation-worker");
+  forget(worker);
+  removeListeners(worker);
+  worker.ref();
+  return worker;
+}
+
+/** After a job that ended normally: the thread waits for the next job (it does not keep the process alive). */
+export function releaseWorker(worker: Worker): void {
+  removeListeners(worker);
+  if (idle.length >= availableParallelism()) {
+    void worker.terminate();
+    return;
+  }
+  // An idle thread that fails or exits is simply dropped.
+  worker.on("error", () => forget(worker));
+  worker.on("exit", () => forget(worker));
+  worker.unref();
+  idle.push(worker);
+  const timer = setTimeout(() => {
+    forget(worker);
+    void worker.terminate();
+  }, IDLE_THREAD_MS);
+  timer.unref();
+  idleTimers.set(worker, timer);
+}
+
+/** After an aborted or failed job: ends the thread now (its work is not wanted, or its state is unknown). */
+export async function discardWorker(worker: Worker): Promise<void> {
+  removeListeners(worker);
+  // A late "error" from the ending thread must not go unhandled.
+  worker.on("error", () => undefined);
+  await worker.terminate();
+}
+
+/** Idle threads now (tests). */
+export function idleWorkers(): number {
+  return idle.length;
+}
