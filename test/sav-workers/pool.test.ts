@@ -22,7 +22,7 @@ describe("the worker-thread pool", () => {
     await discardWorker(next);
   });
 
-  it("keeps the thread of a finished job for the next job, and ends the thread of an aborted one", async () => {
+  it("keeps the thread of a finished job, or of one the engine refused, for the next job", async () => {
     await buildClassifierOffThread(examples, shape);
     const idle = idleWorkers();
     expect(idle).toBeGreaterThan(0);
@@ -32,12 +32,5 @@ describe("the worker-thread pool", () => {
     // An engine error is an answer: the thread stays usable.
     await expect(buildClassifierOffThread(examples.filter((e) => e.label === "a"), shape)).rejects.toMatchObject({ code: "too-few-classes" });
     expect(idleWorkers()).toBe(idle);
-
-    const controller = new AbortController();
-    const aborted = buildClassifierOffThread(examples, shape, {}, { signal: controller.signal });
-    await new Promise((resolve) => setImmediate(resolve));
-    controller.abort(new Error("user cancelled"));
-    await expect(aborted).rejects.toThrow("user cancelled");
-    expect(idleWorkers()).toBeLessThan(idle);
   });
 });
