@@ -1,7 +1,7 @@
 /**
  * Worker thread of crossValidateOffThread: validates and plans the cross-validation on the shared examples,
  * scores its range of heads, and (the worker of the first range) joins every range into the report. Also the
- * thread of calibrateOffThread.
+ * thread of calibrateOffThread, buildClassifierOffThread, fitCalibrationOffThread and rankHeadsOffThread.
  */
 import { parentPort } from "node:worker_threads";
 import {
@@ -11,6 +11,7 @@ import {
   heldOutPredictions,
   type LabelledVector,
   planCrossValidation,
+  rankHeads,
   reportCrossValidation,
   SavError,
   scoreFolds,
@@ -51,6 +52,13 @@ port.on("message", (message: ToWorker) => {
       const classifier = buildClassifier(examples, message.shape, message.options);
       const calibration = fitCalibration(classifier, examples);
       post({ kind: "calibrated", calibration, predictions: heldOutPredictions(classifier, calibration, examples) });
+    } else if (message.kind === "build") {
+      const classifier = buildClassifier(examplesFrom(message.examples), message.shape, message.options);
+      post({ kind: "built", classifier }, [classifier.centroids.buffer as ArrayBuffer]);
+    } else if (message.kind === "fit-calibration") {
+      post({ kind: "fitted", calibration: fitCalibration(message.classifier, examplesFrom(message.examples)) });
+    } else if (message.kind === "rank-heads") {
+      post({ kind: "ranked", heads: rankHeads(examplesFrom(message.examples), message.shape, message.selection) });
     } else {
       if (plan === undefined) throw new Error("report requested before the examples were planned");
       const report = reportCrossValidation(plan, message.parts);

@@ -1,22 +1,27 @@
 /**
- * Cross-validation and calibration in worker threads, so the event loop stays free for other calls while they
+ * Cross-validation, classifier builds and calibration in worker threads, so the event loop stays free for other calls while they
  * run: the heads are split into ranges, one per thread; the examples are shared with every thread, not copied.
  */
 import { availableParallelism } from "node:os";
-import { releaseWorker, takeWorker } from "./pool.js";
 import {
   type BuildOptions,
   buildClassifier,
   type Calibration,
   type CrossValidationOptions,
   type CrossValidationReport,
+  fitCalibration,
+  type HeadSelection,
   type HeadShape,
   type HeldOutPrediction,
   type FoldScores,
   type LabelledVector,
   planCrossValidation,
+  rankHeads,
+  type RankedHead,
+  type SavClassifier,
   SavError,
 } from "../sav/index.js";
+import { acquireWorker, discardWorker, releaseWorker } from "./pool.js";
 import type { FromWorker, SharedExamples, ToWorker } from "./protocol.js";
 
 /** Below this many multiply-adds per thread (Gram matrices), one more thread costs more than it saves. */
@@ -89,8 +94,9 @@ export async function crossValidateOffThread(
       ? threadCount(examples.length, shape, Math.max(1, maxThreads))
       : Math.max(1, Math.min(requestedThreads, shape.layers * shape.heads || 1));
   const totalHeads = threads === 1 ? Number.MAX_SAFE_INTEGER : shape.layers * shape.heads;
-  const workers = Array.from({ length: threads }, takeWorker);
-  let completed = false;
+  const workers = Array.from({ length: threads }, acquireWorker);
+  let finished = false;
+
   try {
     return await new Promise<CrossValidationReport>((resolve, reject) => {
       const parts: FoldScores[] = [];
@@ -108,7 +114,7 @@ export async function crossValidateOffThread(
             }
           } else if (message.kind === "report") {
             signal?.removeEventListener("abort", onAbort);
-            completed = true;
+            finished = true;
             resolve(message.report);
           }
         });
@@ -128,7 +134,53 @@ export async function crossValidateOffThread(
       });
     });
   } finally {
-    await Promise.all(workers.map((worker) => releaseWorker(worker, completed)));
+    if (finished) workers.forEach(releaseWorker);
+    else await Promise.all(workers.map(discardWorker));
+  }
+}
+
+/** The examples shared for a worker; bad input throws `validate`'s engine error (it fails before any real work). */
+async function shareOrThrow(examples: readonly LabelledVector[], validate: (examples: LabelledVector[]) => unknown): Promise<SharedExamples> {
+  const shared = Array.isArray(examples) ? await shareExamples(examples) : null;
+  if (shared === null) {
+    validate([...examples]);
+    throw new SavError("invalid-vector", "every example vector must be a Float32Array of the same length");
+  }
+  return shared;
+}
+
+/**
+ * Sends `request` to a worker thread of the pool and resolves with its answer of kind `answer`. Aborting ends
+ * the thread (it holds no state of the process: the ONNX sessions live in another thread).
+ */
+async function oneWorkerJob<K extends FromWorker["kind"]>(
+  request: ToWorker,
+  answer: K,
+  what: string,
+  signal: AbortSignal | undefined,
+): Promise<Extract<FromWorker, { kind: K }>> {
+  signal?.throwIfAborted();
+  const worker = acquireWorker();
+  let onAbort = (): void => undefined;
+  // The thread answered (a result or the engine's error) and can take the next job.
+  let answered = false;
+  try {
+    return await new Promise((resolve, reject) => {
+      onAbort = () => reject(signal!.reason);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      worker.on("message", (message: FromWorker) => {
+        answered = message.kind === answer || message.kind === "failed";
+        if (message.kind === answer) resolve(message as Extract<FromWorker, { kind: K }>);
+        else reject(message.kind === "failed" ? failure(message, what) : new Error(`${what} worker answered "${message.kind}"`));
+      });
+      worker.on("error", (error) => reject(new Error(`${what} worker thread failed: ${error.message}`)));
+      worker.on("exit", (code) => reject(new Error(`${what} worker thread exited (code ${code})`)));
+      worker.postMessage(request);
+    });
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    if (answered && !signal?.aborted) releaseWorker(worker);
+    else await discardWorker(worker);
   }
 }
 
@@ -144,33 +196,44 @@ export async function calibrateOffThread(
   { signal }: Pick<OffThreadOptions, "signal"> = {},
 ): Promise<{ calibration: Calibration; predictions: HeldOutPrediction[] }> {
   signal?.throwIfAborted();
-  const shared = Array.isArray(examples) ? await shareExamples(examples) : null;
-  if (shared === null) {
-    buildClassifier([...examples], shape, options); // throws the engine's message
-    throw new SavError("invalid-vector", "every example vector must be a Float32Array of the same length");
-  }
+  const shared = await shareOrThrow(examples, (all) => buildClassifier(all, shape, options));
+  return oneWorkerJob({ kind: "calibrate", examples: shared, shape, options }, "calibrated", "calibration", signal);
+}
+
+/**
+ * `buildClassifier(examples, shape, options)`, bit for bit, built in a worker thread (seconds at 2,000 examples
+ * of a full-size model). Bad input rejects with the same SavError.
+ */
+export async function buildClassifierOffThread(
+  examples: readonly LabelledVector[],
+  shape: HeadShape,
+  options: BuildOptions = {},
+  { signal }: Pick<OffThreadOptions, "signal"> = {},
+): Promise<SavClassifier> {
   signal?.throwIfAborted();
-  const worker = takeWorker();
-  let onAbort = (): void => undefined;
-  let completed = false;
-  try {
-    return await new Promise((resolve, reject) => {
-      onAbort = () => reject(signal!.reason);
-      signal?.addEventListener("abort", onAbort, { once: true });
-      worker.on("message", (message: FromWorker) => {
-        if (message.kind === "calibrated") {
-          completed = true;
-          resolve(message);
-        }
-        else reject(message.kind === "failed" ? failure(message, "calibration") : new Error(`calibration worker answered "${message.kind}"`));
-      });
-      worker.on("error", (error) => reject(new Error(`calibration worker thread failed: ${error.message}`)));
-      worker.on("exit", (code) => reject(new Error(`calibration worker thread exited (code ${code})`)));
-      const request: ToWorker = { kind: "calibrate", examples: shared, shape, options };
-      worker.postMessage(request);
-    });
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-    await releaseWorker(worker, completed);
-  }
+  const shared = await shareOrThrow(examples, (all) => buildClassifier(all, shape, options));
+  return (await oneWorkerJob({ kind: "build", examples: shared, shape, options }, "built", "classifier build", signal)).classifier;
+}
+
+/** `fitCalibration(classifier, examples)`, bit for bit, in a worker thread. Bad input rejects with the same SavError. */
+export async function fitCalibrationOffThread(
+  classifier: SavClassifier,
+  examples: readonly LabelledVector[],
+  { signal }: Pick<OffThreadOptions, "signal"> = {},
+): Promise<Calibration> {
+  signal?.throwIfAborted();
+  const shared = await shareOrThrow(examples, (all) => fitCalibration(classifier, all));
+  return (await oneWorkerJob({ kind: "fit-calibration", examples: shared, classifier }, "fitted", "calibration", signal)).calibration;
+}
+
+/** `rankHeads(examples, shape, selection)`, bit for bit, in a worker thread. Bad input rejects with the same SavError. */
+export async function rankHeadsOffThread(
+  examples: readonly LabelledVector[],
+  shape: HeadShape,
+  selection: HeadSelection,
+  { signal }: Pick<OffThreadOptions, "signal"> = {},
+): Promise<RankedHead[]> {
+  signal?.throwIfAborted();
+  const shared = await shareOrThrow(examples, (all) => rankHeads(all, shape, selection));
+  return (await oneWorkerJob({ kind: "rank-heads", examples: shared, shape, selection }, "ranked", "head ranking", signal)).heads;
 }

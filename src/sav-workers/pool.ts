@@ -1,77 +1,84 @@
 /**
- * Idle cross-validation worker threads, kept for the next call: starting a thread and compiling its
- * WebAssembly kernels costs ~0.1 s, as much as a whole cross-validation of 200 examples. A thread goes back
- * to the pool only after a call that completed; one that failed or was aborted is terminated.
+ * Worker threads kept between jobs. Tearing a thread down right after heavy work can abort the whole process on
+ * Node 20: the isolate is unregistered from the platform before it is disposed, and a background compile job
+ * still running then fails an assertion (`NodePlatform::ForIsolate`, seen here once in the test suite; cf.
+ * v8/node#208). So a thread that finished its job waits idle for the next one and is only ended after a quiet
+ * spell (no compile job left by then); one whose job was aborted or that failed is ended at once. Reuse also
+ * saves the thread's start (30–60 ms).
  */
-import type { Worker } from "node:worker_threads";
 import { availableParallelism } from "node:os";
+import type { Worker } from "node:worker_threads";
 import { startWorkerThread } from "../worker-thread.js";
 
-/** How long an idle thread is kept (changed by tests only). */
-let idleMs = 30_000;
+/** How long a finished thread waits for another job before it is ended (changed by tests only, keepIdleFor). */
+let idleThreadMs = 30_000;
 
-interface IdleWorker {
-  worker: Worker;
-  timer: NodeJS.Timeout;
-  onExit: () => void;
-}
-
-const idle: IdleWorker[] = [];
+const idle: Worker[] = [];
 let started = 0;
+/** The events jobs and the pool listen to. Never removeAllListeners(): Worker's own listeners ref its message port. */
+const EVENTS = ["message", "error", "exit"] as const;
+const removeListeners = (worker: Worker): void => EVENTS.forEach((event) => worker.removeAllListeners(event));
+const idleTimers = new Map<Worker, NodeJS.Timeout>();
 
-function remove(entry: IdleWorker): void {
-  const index = idle.indexOf(entry);
-  if (index >= 0) idle.splice(index, 1);
-  clearTimeout(entry.timer);
-  entry.worker.off("exit", entry.onExit);
+function forget(worker: Worker): void {
+  const at = idle.indexOf(worker);
+  if (at !== -1) idle.splice(at, 1);
+  clearTimeout(idleTimers.get(worker));
+  idleTimers.delete(worker);
 }
 
-/** A worker thread of cross-validation-worker.ts, idle from the pool or new; it keeps the process alive until released. */
-export function takeWorker(): Worker {
-  const entry = idle.pop();
-  if (!entry) {
+/** An idle thread of the job worker, or a new one. The caller adds its listeners and returns it with releaseWorker or discardWorker. */
+export function acquireWorker(): Worker {
+  const worker = idle.pop();
+  if (worker === undefined) {
     started++;
     return startWorkerThread(import.meta.url, "cross-validation-worker");
   }
-  remove(entry);
-  entry.worker.ref();
-  return entry.worker;
+  forget(worker);
+  removeListeners(worker);
+  worker.ref();
+  return worker;
 }
 
-/**
- * Hands a worker back after a call: kept idle (without keeping the process alive) when `reusable` and the pool
- * has room, terminated otherwise. Removes the call's listeners either way.
- */
-export async function releaseWorker(worker: Worker, reusable: boolean): Promise<void> {
-  worker.removeAllListeners("message");
-  worker.removeAllListeners("error");
-  worker.removeAllListeners("exit");
-  if (!reusable || idle.length >= availableParallelism()) {
-    await worker.terminate();
+/** After a job that ended normally: the thread waits for the next job (it does not keep the process alive). */
+export function releaseWorker(worker: Worker): void {
+  removeListeners(worker);
+  if (idle.length >= availableParallelism()) {
+    void worker.terminate();
     return;
   }
-  const entry: IdleWorker = {
-    worker,
-    timer: setTimeout(() => {
-      remove(entry);
-      void worker.terminate();
-    }, idleMs),
-    onExit: () => remove(entry),
-  };
-  entry.timer.unref();
-  worker.on("exit", entry.onExit);
-  // Errors of an idle thread end in its exit, which removes it from the pool.
-  worker.on("error", () => undefined);
+  // An idle thread that fails or exits is simply dropped.
+  worker.on("error", () => forget(worker));
+  worker.on("exit", () => forget(worker));
   worker.unref();
-  idle.push(entry);
+  idle.push(worker);
+  const timer = setTimeout(() => {
+    forget(worker);
+    void worker.terminate();
+  }, idleThreadMs);
+  timer.unref();
+  idleTimers.set(worker, timer);
 }
 
-/** Keeps idle threads for `ms` from now on (tests: an idle thread must not hold the process however long it is kept). */
+/** After an aborted or failed job: ends the thread now (its work is not wanted, or its state is unknown). */
+export async function discardWorker(worker: Worker): Promise<void> {
+  removeListeners(worker);
+  // A late "error" from the ending thread must not go unhandled.
+  worker.on("error", () => undefined);
+  await worker.terminate();
+}
+
+/** Idle threads now (tests). */
+export function idleWorkers(): number {
+  return idle.length;
+}
+
+/** Threads started so far (tests: a reused thread is not a new one). */
+export function startedWorkers(): number {
+  return started;
+}
+
+/** Keeps finished threads idle for `ms` from now on (tests: an idle thread must never hold the process, however long it waits). */
 export function keepIdleFor(ms: number): void {
-  idleMs = ms;
-}
-
-/** Idle threads now, and threads started so far (tests). */
-export function poolCounts(): { idle: number; started: number } {
-  return { idle: idle.length, started };
+  idleThreadMs = ms;
 }

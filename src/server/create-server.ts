@@ -1,11 +1,12 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { SavConfig } from "../config.js";
 import { callLane, type LaneSettings } from "./call-lane.js";
-import { asTaskStore, ClassifierCache, DEFAULT_CLASSIFIER_CACHE_BYTES, SavStore, type TaskStore } from "../store/index.js";
+import { asTaskStore, type ClassifierCache, SavStore, type TaskStore } from "../store/index.js";
 import type { ImageSourceContext } from "./image-source.js";
 import { serverInstructions } from "./instructions.js";
 import { SessionLogLevels } from "./logging.js";
 import type { ModelProvider } from "./models.js";
+import { type CalibrationFitter, serverClassifierCache } from "./off-thread-work.js";
 import { registerResources } from "./resources.js";
 import { ClientRoots } from "./roots.js";
 import { SavService } from "./sav-service.js";
@@ -19,9 +20,11 @@ export interface SavServerDeps {
   models: ModelProvider;
   /** An open store; by default the server opens a SQLite one in config.dataDir and closes it in close(). */
   store?: TaskStore | SavStore;
-  /** A classifier cache to share between servers on the same store. */
+  /** A classifier cache to share between servers on the same store; by default one that builds in a worker thread (small training sets: on the calling thread). */
   classifiers?: ClassifierCache;
   classifierCacheBytes?: number;
+  /** How classify_image fits a classifier's temperature; by default as the build (serverCalibrationFitter). */
+  fitCalibration?: CalibrationFitter;
   /** Use the client's declared roots as extra allowed image directories (default true). */
   useClientRoots?: boolean;
   /** Overrides for URL loading (tests). */
@@ -65,7 +68,8 @@ export function createSavServer(deps: SavServerDeps): SavServer {
     config: deps.config,
     store,
     models: deps.models,
-    classifiers: deps.classifiers ?? new ClassifierCache(store, { maxBytes: deps.classifierCacheBytes ?? DEFAULT_CLASSIFIER_CACHE_BYTES }),
+    classifiers: deps.classifiers ?? serverClassifierCache(store, deps.classifierCacheBytes),
+    fitCalibration: deps.fitCalibration,
     extraAllowedDirs: roots ? () => roots.dirs() : undefined,
     imageLoading: deps.imageLoading,
     generator: `sav-mcp ${PACKAGE_VERSION}`,

@@ -1,5 +1,14 @@
 import { LRUCache } from "lru-cache";
-import { buildClassifier, deserializeClassifier, serializeClassifier, type SavClassifier } from "../sav/index.js";
+import {
+  type BuildOptions,
+  buildClassifier,
+  deserializeClassifier,
+  type HeadShape,
+  type LabelledVector,
+  serializeClassifier,
+  type SavClassifier,
+} from "../sav/index.js";
+import { SharedJobs } from "../shared-job.js";
 import { asTaskStore } from "./sqlite-task-store.js";
 import type { SavStore } from "./store.js";
 import type { TaskStore } from "./types.js";
@@ -22,6 +31,26 @@ export interface CachedClassifier {
   origin: "memory" | "store" | "built";
 }
 
+/**
+ * Builds a classifier as `buildClassifier` does, bit for bit, and rejects with its SavError on bad input. The
+ * server injects one that runs in a worker thread (src/sav-workers); `signal` aborts it.
+ */
+export type ClassifierBuilder = (
+  examples: LabelledVector[],
+  shape: HeadShape,
+  options: BuildOptions,
+  signal: AbortSignal,
+) => Promise<SavClassifier>;
+
+/** On the calling thread: blocks the event loop for the whole build (seconds at 2,000 full-size examples). */
+export const buildInThread: ClassifierBuilder = async (examples, shape, options) => buildClassifier(examples, shape, options);
+
+export interface ClassifierCacheOptions {
+  maxBytes?: number;
+  /** Default: buildInThread. */
+  build?: ClassifierBuilder;
+}
+
 /** Approximate memory of a built classifier: its centroids dominate. */
 function classifierBytes(classifier: SavClassifier): number {
   const labelBytes = classifier.labels.reduce((sum, label) => sum + 2 * label.length + 32, 0);
@@ -31,23 +60,31 @@ function classifierBytes(classifier: SavClassifier): number {
 /**
  * Built classifiers keyed by `${taskId}:${exampleVersion}`, bounded by bytes. A query after a change
  * finds no entry for the new version and builds once; the result is persisted with the version it was
- * built from, so a restarted server restores it instead of rebuilding.
+ * built from, so a restarted server restores it instead of rebuilding. Concurrent calls for one task and
+ * version share one build.
  */
 export class ClassifierCache {
   readonly stats: ClassifierCacheStats = { hits: 0, restored: 0, builds: 0 };
   private readonly cache: LRUCache<string, SavClassifier>;
   private readonly store: TaskStore;
+  private readonly build: ClassifierBuilder;
+  private readonly builds = new SharedJobs<string, CachedClassifier>();
 
-  constructor(store: TaskStore | SavStore, options: { maxBytes?: number } = {}) {
+  constructor(store: TaskStore | SavStore, options: ClassifierCacheOptions = {}) {
     this.store = asTaskStore(store);
+    this.build = options.build ?? buildInThread;
     this.cache = new LRUCache<string, SavClassifier>({
       maxSize: Math.max(1, options.maxBytes ?? DEFAULT_CLASSIFIER_CACHE_BYTES),
       sizeCalculation: (classifier) => Math.max(1, classifierBytes(classifier)),
     });
   }
 
-  /** The classifier for the task's current examples. Throws SavError when they cannot make one. */
-  async get(task: { id: number; k: number; selection: SavClassifier["selection"]; shape: SavClassifier["shape"] }): Promise<CachedClassifier> {
+  /**
+   * The classifier for the task's current examples. Throws SavError when they cannot make one; rejects with
+   * `signal`'s reason when cancelled (the build stops once no caller waits for it).
+   */
+  async get(task: ClassifierTask, { signal }: { signal?: AbortSignal } = {}): Promise<CachedClassifier> {
+    signal?.throwIfAborted();
     const version = await this.store.exampleVersion(task.id);
     if (version !== undefined) {
       const cached = this.cache.get(key(task.id, version));
@@ -68,11 +105,24 @@ export class ClassifierCache {
         }
       }
     }
+    // An unknown task (no version) fails in loadTrainingSet with the store's error; nothing to share.
+    if (version === undefined) return this.buildNow(task, signal ?? new AbortController().signal);
+    return this.builds.run(key(task.id, version), (jobSignal) => this.buildNow(task, jobSignal), signal);
+  }
+
+  /** Builds under way (shared by their callers). */
+  get building(): number {
+    return this.builds.size;
+  }
+
+  private async buildNow(task: ClassifierTask, signal: AbortSignal): Promise<CachedClassifier> {
     const { exampleVersion, examples } = await this.store.loadTrainingSet(task.id);
-    const classifier = buildClassifier(
+    signal.throwIfAborted();
+    const classifier = await this.build(
       examples.map((e) => ({ vector: e.vectors, label: e.label })),
       task.shape,
       { k: task.k, selection: task.selection },
+      signal,
     );
     this.stats.builds++;
     await this.store.saveClassifierState(task.id, exampleVersion, serializeClassifier(classifier));
@@ -94,6 +144,8 @@ export class ClassifierCache {
     return this.cache.calculatedSize;
   }
 }
+
+type ClassifierTask = { id: number; k: number; selection: SavClassifier["selection"]; shape: SavClassifier["shape"] };
 
 function key(taskId: number, exampleVersion: number): string {
   return `${taskId}:${exampleVersion}`;

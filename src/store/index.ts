@@ -15,7 +15,15 @@ export {
   type ClassifierState,
 } from "./types.js";
 export { SqliteTaskStore, asTaskStore } from "./sqlite-task-store.js";
-export { ClassifierCache, DEFAULT_CLASSIFIER_CACHE_BYTES, type CachedClassifier, type ClassifierCacheStats } from "./classifier-cache.js";
+export {
+  buildInThread,
+  ClassifierCache,
+  DEFAULT_CLASSIFIER_CACHE_BYTES,
+  type CachedClassifier,
+  type ClassifierBuilder,
+  type ClassifierCacheOptions,
+  type ClassifierCacheStats,
+} from "./classifier-cache.js";
 export { SCHEMA_VERSION, SchemaTooNewError } from "./schema.js";
 export { float32ToLittleEndian, littleEndianToFloat32, sameShape, shapeSize } from "./vectors.js";
 export { PostgresTaskStore, isPostgresUrl } from "./postgres-store.js";

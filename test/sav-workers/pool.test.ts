@@ -4,39 +4,68 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { crossValidate, type HeadShape } from "../../src/sav/index.js";
-import { calibrateOffThread, crossValidateOffThread } from "../../src/sav-workers/off-thread.js";
-import { poolCounts } from "../../src/sav-workers/pool.js";
+import { buildClassifier, crossValidate, type HeadShape } from "../../src/sav/index.js";
+import { buildClassifierOffThread, calibrateOffThread, crossValidateOffThread, fitCalibrationOffThread } from "../../src/sav-workers/off-thread.js";
+import { acquireWorker, discardWorker, idleWorkers, releaseWorker, startedWorkers } from "../../src/sav-workers/pool.js";
 import { structuredData } from "../sav/helpers.js";
 
 const shape: HeadShape = { layers: 3, heads: 4, headDim: 6 };
+const { examples } = structuredData(shape, ["a", "b", "c"], 6, 5, 0.15);
 const first = structuredData(shape, ["a", "b", "c", "d"], 6, 5, 0.15).examples;
 const second = structuredData(shape, ["x", "y", "z"], 5, 9, 0.3).examples;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-describe("the idle worker-thread pool", () => {
+describe("the worker-thread pool", () => {
+  it("hands a released thread to the next job and ends a discarded one", async () => {
+    const first = acquireWorker();
+    const idleBefore = idleWorkers();
+    releaseWorker(first);
+    expect(idleWorkers()).toBe(idleBefore + 1);
+    const again = acquireWorker();
+    expect(again).toBe(first);
+    expect(idleWorkers()).toBe(idleBefore);
+    await discardWorker(again);
+    const next = acquireWorker();
+    expect(next).not.toBe(first);
+    await discardWorker(next);
+  });
+
+  it("keeps the thread of a finished job, or of one the engine refused, for the next job", async () => {
+    await buildClassifierOffThread(examples, shape);
+    const idle = idleWorkers();
+    expect(idle).toBeGreaterThan(0);
+    // The next job takes the idle thread and gives it back.
+    await fitCalibrationOffThread(buildClassifier(examples, shape), examples);
+    expect(idleWorkers()).toBe(idle);
+    // An engine error is an answer: the thread stays usable.
+    await expect(buildClassifierOffThread(examples.filter((e) => e.label === "a"), shape)).rejects.toMatchObject({ code: "too-few-classes" });
+    expect(idleWorkers()).toBe(idle);
+  });
+});
+
+describe("cross-validation through the pool", () => {
   it("reuses the threads of a completed call, and a reused thread keeps nothing of the previous examples", async () => {
     await crossValidateOffThread(first, shape, { k: 3 }, { threads: 2 });
-    const before = poolCounts();
-    expect(before.idle).toBeGreaterThanOrEqual(2);
+    const startedBefore = startedWorkers();
+    expect(idleWorkers()).toBeGreaterThanOrEqual(2);
     const report = await crossValidateOffThread(second, shape, { k: 2 }, { threads: 2 });
     expect(report).toEqual(crossValidate(second, shape, { k: 2 }));
     await calibrateOffThread(second, shape, { k: 2 });
-    expect(poolCounts().started).toBe(before.started);
+    expect(startedWorkers()).toBe(startedBefore);
   });
 
   it("terminates the threads of an aborted call instead of keeping them", async () => {
     const bigShape: HeadShape = { layers: 20, heads: 9, headDim: 64 };
     const big = structuredData(bigShape, ["a", "b", "c", "d"], 80, 3, 0.2).examples;
     await crossValidateOffThread(first, shape, {}, { threads: 2 });
-    const idleBefore = poolCounts().idle;
+    const idleBefore = idleWorkers();
     const controller = new AbortController();
     const pending = crossValidateOffThread(big, bigShape, {}, { signal: controller.signal, threads: 2 });
     // Aborted once the call holds its threads (seconds of work each), not before.
-    while (poolCounts().idle > idleBefore - 2) await new Promise((resolve) => setImmediate(resolve));
+    while (idleWorkers() > idleBefore - 2) await new Promise((resolve) => setImmediate(resolve));
     controller.abort(new Error("user cancelled"));
     await expect(pending).rejects.toThrow("user cancelled");
-    expect(poolCounts().idle).toBe(idleBefore - 2);
+    expect(idleWorkers()).toBe(idleBefore - 2);
   });
 
   it("does not keep the process alive once the work is done", () => {

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { SavError, classify } from "../../src/sav/index.js";
-import { ClassifierCache, SavStore } from "../../src/store/index.js";
+import { SavError, buildClassifier, classify, serializeClassifier } from "../../src/sav/index.js";
+import { buildInThread, ClassifierCache, type ClassifierBuilder, SavStore } from "../../src/store/index.js";
 import { makeTempDir } from "../support/temp-dir.js";
 import { clusteredExamples, newTask } from "../support/store-fixtures.js";
 
@@ -85,5 +85,81 @@ describe("ClassifierCache", () => {
     const task = store.createTask(newTask("t"));
     store.addExamples(task.id, clusteredExamples(["a"], 3));
     await expect(new ClassifierCache(store).get(task)).rejects.toThrow(SavError);
+  });
+
+  describe("with an injected builder", () => {
+    /** Records each build and lets the test decide when it may run (the builder a server injects runs elsewhere). */
+    function gatedBuilder() {
+      const calls: AbortSignal[] = [];
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const build: ClassifierBuilder = async (examples, shape, options, signal) => {
+        calls.push(signal);
+        await Promise.race([gate, new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason), { once: true }))]);
+        return buildInThread(examples, shape, options, signal);
+      };
+      return { calls, build, open };
+    }
+
+    it("uses it instead of building on the calling thread, with the same classifier", async () => {
+      const task = store.createTask(newTask("t"));
+      store.addExamples(task.id, clusteredExamples(["a", "b", "c"], 4));
+      const { calls, build, open } = gatedBuilder();
+      open();
+      const injected = await new ClassifierCache(store, { build }).get(task);
+      expect(calls).toHaveLength(1);
+      expect(injected.origin).toBe("built");
+      const { examples } = store.loadTrainingSet(task.id);
+      const reference = buildClassifier(
+        examples.map((e) => ({ vector: e.vectors, label: e.label })),
+        task.shape,
+        { k: task.k, selection: task.selection },
+      );
+      expect(serializeClassifier(injected.classifier)).toEqual(serializeClassifier(reference));
+    });
+
+    it("shares one build among concurrent calls for the same task and version", async () => {
+      const task = store.createTask(newTask("t"));
+      store.addExamples(task.id, clusteredExamples(["a", "b"], 3));
+      const { calls, build, open } = gatedBuilder();
+      const cache = new ClassifierCache(store, { build });
+      const pending = [cache.get(task), cache.get(task, { signal: new AbortController().signal }), cache.get(task)];
+      while (calls.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      open();
+      const results = await Promise.all(pending);
+      expect(calls).toHaveLength(1);
+      expect(cache.stats.builds).toBe(1);
+      expect(results.map((r) => r.classifier)).toEqual([results[0]!.classifier, results[0]!.classifier, results[0]!.classifier]);
+      expect((await cache.get(task)).origin).toBe("memory");
+    });
+
+    it("aborts the build when its only caller cancels, caches nothing, and builds again on the next call", async () => {
+      const task = store.createTask(newTask("t"));
+      store.addExamples(task.id, clusteredExamples(["a", "b"], 3));
+      const { calls, build, open } = gatedBuilder();
+      const cache = new ClassifierCache(store, { build });
+      const controller = new AbortController();
+      const pending = cache.get(task, { signal: controller.signal });
+      while (calls.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      controller.abort(new Error("user cancelled"));
+      await expect(pending).rejects.toThrow("user cancelled");
+      expect(calls[0]!.aborted).toBe(true);
+      expect(cache.stats.builds).toBe(0);
+      expect(cache.building).toBe(0);
+      expect(store.getClassifierState(task.id)).toBeUndefined();
+      open();
+      expect((await cache.get(task)).origin).toBe("built");
+      expect(calls).toHaveLength(2);
+    });
+
+    it("passes the builder's SavError on", async () => {
+      const task = store.createTask(newTask("t"));
+      store.addExamples(task.id, clusteredExamples(["a"], 3));
+      const { build, open } = gatedBuilder();
+      open();
+      const error = await new ClassifierCache(store, { build }).get(task).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SavError);
+      expect((error as SavError).code).toBe("too-few-classes");
+    });
   });
 });

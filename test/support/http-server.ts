@@ -7,7 +7,8 @@ import type { AuthSettings } from "../../src/server/http/auth.js";
 import { startHttpServer, type HttpServerOptions, type RunningHttpServer } from "../../src/server/http/http-server.js";
 import type { ModelProvider } from "../../src/server/models.js";
 import { tenantServerFactory } from "../../src/server/http/serve-http.js";
-import { ClassifierCache, SavStore, SqliteTaskStore, type TaskStore } from "../../src/store/index.js";
+import { SavStore, SqliteTaskStore, type TaskStore } from "../../src/store/index.js";
+import { serverClassifierCache } from "../../src/server/off-thread-work.js";
 import { testConfig, testModels } from "./mcp-harness.js";
 
 export interface HttpHarness {
@@ -38,7 +39,7 @@ export async function startHttpHarness(options: HttpHarnessOptions): Promise<Htt
   const config = testConfig({ dataDir: path.join(options.dir, "data"), modelsDir, allowedDirs: options.allowedDirs ?? [options.dir], limits: options.limits });
   const models = options.models ?? testModels(config);
   const store = options.store ?? new SqliteTaskStore(new SavStore({ dataDir: config.dataDir }));
-  const classifiers = new ClassifierCache(store);
+  const classifiers = serverClassifierCache(store);
   const clients: Client[] = [];
   const running = await startHttpServer({
     listen: { host: "127.0.0.1", port: 0 },

@@ -1,7 +1,8 @@
 import type { SavConfig } from "../../config.js";
-import { ClassifierCache, DEFAULT_CLASSIFIER_CACHE_BYTES, type TaskStore } from "../../store/index.js";
+import type { ClassifierCache, TaskStore } from "../../store/index.js";
 import { createSavServer } from "../create-server.js";
 import type { ModelProvider } from "../models.js";
+import { serverClassifierCache } from "../off-thread-work.js";
 import type { AuthSettings } from "./auth.js";
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS, startHttpServer, type RunningHttpServer } from "./http-server.js";
 import { jwtOptionsFromEnv } from "./jwt.js";
@@ -40,7 +41,7 @@ export interface ServeHttpDeps {
  */
 export async function serveHttp(settings: HttpServeSettings, deps: ServeHttpDeps): Promise<RunningHttpServer> {
   const { config, models, store } = deps;
-  const classifiers = new ClassifierCache(store, { maxBytes: DEFAULT_CLASSIFIER_CACHE_BYTES });
+  const classifiers = serverClassifierCache(store);
   const auth = authFromEnv(deps.env);
   // Loading the default model at start makes /readyz turn ready only once it can serve.
   const defaultModel = models.extractor(models.defaultModel);

@@ -49,12 +49,13 @@ function checkImageCount(task: TaskRecord, queries: Query[], expected: number, u
 
 async function classifierFor(service: ServiceContext, task: TaskRecord, ctx: CallContext): Promise<CachedClassifier> {
   try {
-    const cached = await service.classifiers.get(task);
+    const cached = await service.classifiers.get(task, { signal: ctx.signal });
     if (cached.origin === "built") {
       ctx.log?.("info", `Built the classifier of task '${task.name}' from its examples (example version ${cached.exampleVersion}).`);
     }
     return cached;
   } catch (error) {
+    throwIfCancelled(ctx.signal);
     if (error instanceof SavError && (error.code === "too-few-classes" || error.code === "too-few-examples")) {
       const counts = await service.store.labelCounts(task.id);
       throw new ToolError(
@@ -99,7 +100,10 @@ export async function classify(service: ServiceContext, input: ClassifyInput, ct
   }
 
   const extractor = await service.extractorFor(task.modelId, ctx, task);
-  const calibration = await calibrationFor(service, task, classifier);
+  const calibration = await calibrationFor(service, task, classifier, ctx.signal).catch((error: unknown) => {
+    throwIfCancelled(ctx.signal);
+    throw error;
+  });
   // Read once per call, and only when asked for: explain compares each query with every stored example.
   const stored = input.explain ? (await service.store.loadTrainingSet(task.id)).examples : [];
   // Only the layers up to the deepest selected head are computed: a truncated decoder.

@@ -7,14 +7,15 @@ import {
   type Calibration,
   calibrationMetrics,
   DEFAULT_TARGET_ACCURACY,
-  fitCalibration,
   nearestExamples,
-  rankHeads,
   type SavClassifier,
+  SavError,
   selectiveAccuracy,
   suggestThreshold,
 } from "../../sav/index.js";
+import { SharedJobs } from "../../shared-job.js";
 import { calibrateOffThread } from "../../sav-workers/off-thread.js";
+import { rankHeadsForServer } from "../off-thread-work.js";
 import type { ExampleWithVectors, TaskRecord } from "../../store/index.js";
 import { renderHeadMap } from "../../report/head-map.js";
 import { round } from "../wording.js";
@@ -30,21 +31,41 @@ function trainingVectors(examples: ExampleWithVectors[]) {
   return examples.map((e) => ({ vector: e.vectors, label: e.label }));
 }
 
-/** The task's calibration, or null when a label has fewer than two examples (leave-one-out needs two). */
-export async function calibrationFor(service: ServiceContext, task: TaskRecord, classifier: SavClassifier): Promise<Calibration | null> {
+/** Fits under way, shared by the calls that need the same classifier's calibration. */
+const fits = new SharedJobs<SavClassifier, Calibration | null>();
+
+/**
+ * The task's calibration, or null when a label has fewer than two examples (leave-one-out needs two). The fit
+ * runs where the service says (a worker thread for large training sets by default); `signal` cancels this caller's wait.
+ */
+export async function calibrationFor(
+  service: ServiceContext,
+  task: TaskRecord,
+  classifier: SavClassifier,
+  signal?: AbortSignal,
+): Promise<Calibration | null> {
   if (calibrations.has(classifier)) return calibrations.get(classifier)!;
-  let calibration: Calibration | null = null;
-  if (Object.values(classifier.examplesPerLabel).every((n) => n >= 2)) {
-    const { examples } = await service.store.loadTrainingSet(task.id);
-    try {
-      calibration = fitCalibration(classifier, trainingVectors(examples));
-    } catch {
-      // The examples changed between the classifier and this read: no probability this time.
-      return null;
-    }
+  if (!Object.values(classifier.examplesPerLabel).every((n) => n >= 2)) {
+    calibrations.set(classifier, null);
+    return null;
   }
-  calibrations.set(classifier, calibration);
-  return calibration;
+  return fits.run(
+    classifier,
+    async (fitSignal) => {
+      const { examples } = await service.store.loadTrainingSet(task.id);
+      fitSignal.throwIfAborted();
+      try {
+        const calibration = await service.fitCalibration(classifier, trainingVectors(examples), fitSignal);
+        calibrations.set(classifier, calibration);
+        return calibration;
+      } catch (error) {
+        // The examples changed between the classifier and this read: no probability this time.
+        if (error instanceof SavError && !fitSignal.aborted) return null;
+        throw error;
+      }
+    },
+    signal,
+  );
 }
 
 /** The stored examples nearest to a query under the voting heads, with ids and sources (`examples`: the task's training set). */
@@ -101,7 +122,8 @@ export async function headMapPicture(
   const { classifier } = await service.classifiers.get(task);
   const { examples } = await service.store.loadTrainingSet(task.id);
   const heldOut = Object.values(classifier.examplesPerLabel).every((n) => n >= 2);
-  const ranked = rankHeads(trainingVectors(examples), task.shape, heldOut ? "leave-one-out" : "in-sample");
+  // Every head scored on every example: about as long as a classifier build, so in a worker thread too.
+  const ranked = await rankHeadsForServer(trainingVectors(examples), task.shape, heldOut ? "leave-one-out" : "in-sample");
   const scores = new Array<number>(task.shape.layers * task.shape.heads).fill(0);
   for (const h of ranked) scores[h.layer * task.shape.heads + h.head] = h.score;
   const picture = await renderHeadMap({

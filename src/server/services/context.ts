@@ -3,12 +3,13 @@ import path from "node:path";
 import type { SavConfig } from "../../config.js";
 import { inspectImage } from "../../model/image.js";
 import type { HeadShape, HeadVectorExtractor } from "../../model/types.js";
-import { asTaskStore, ClassifierCache, sameShape, type SavStore, type TaskRecord, type TaskStore } from "../../store/index.js";
+import { asTaskStore, type ClassifierCache, sameShape, type SavStore, type TaskRecord, type TaskStore } from "../../store/index.js";
 import { quoteList, ToolError } from "../errors.js";
 import { readImageSource, type ImageSourceInput as ImageSource, type ImageSourceContext, type LoadedImage } from "../image-source.js";
 import type { writeTaskFile } from "../task-file.js";
 import type { CallLog } from "../logging.js";
 import type { ModelProvider } from "../models.js";
+import { type CalibrationFitter, serverCalibrationFitter, serverClassifierCache } from "../off-thread-work.js";
 import type { PixelCharge } from "../pixel-budget.js";
 import { promptUsesText, TEXT_PLACEHOLDER } from "../prompt-text.js";
 import type { TaskView } from "../schemas.js";
@@ -29,7 +30,10 @@ export interface SavServiceDeps {
   /** The SQLite store is wrapped in its TaskStore adapter. */
   store: TaskStore | SavStore;
   models: ModelProvider;
+  /** Default: one that builds in a worker thread (small training sets: on the calling thread). */
   classifiers?: ClassifierCache;
+  /** Default: in a worker thread (small training sets: on the calling thread). */
+  fitCalibration?: CalibrationFitter;
   /** Directories the client declares (MCP roots); they extend config.allowedDirs. */
   extraAllowedDirs?: () => Promise<string[]>;
   /** Overrides for URL loading (tests). */
@@ -72,12 +76,14 @@ export class ServiceContext {
   readonly store: TaskStore;
   readonly models: ModelProvider;
   readonly classifiers: ClassifierCache;
+  readonly fitCalibration: CalibrationFitter;
 
   constructor(readonly deps: SavServiceDeps) {
     this.config = deps.config;
     this.store = asTaskStore(deps.store);
     this.models = deps.models;
-    this.classifiers = deps.classifiers ?? new ClassifierCache(this.store);
+    this.classifiers = deps.classifiers ?? serverClassifierCache(this.store);
+    this.fitCalibration = deps.fitCalibration ?? serverCalibrationFitter;
   }
 
   tasksChanged(): void {
