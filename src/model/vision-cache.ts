@@ -15,7 +15,7 @@ import * as ort from "onnxruntime-node";
 import { sha256File, sha256Hex } from "./file-hash.js";
 import { inputMetadata, type InputMetadata } from "./tensors.js";
 import { decodeModel, encodeModel, referenceWeightsInPlace } from "./graph.js";
-import type { Onnx } from "./onnx-proto.js";
+import { onnx, type Onnx } from "./onnx-proto.js";
 import { editVisionGraph, type VisionEditOptions, type VisionEditReport } from "./vision-graph.js";
 
 /** One input of the verification run: random values in [-1, 1) (seeded), all ones / all true, or given values (int64). */
@@ -217,6 +217,18 @@ function corruptScale(model: Onnx.IModelProto, factor: number): void {
   }
 }
 
+/** Why the graph cannot be verified on float32 probes (a float16 pixel input or output), or undefined. */
+function floatTypeProblem(model: Onnx.IModelProto): string | undefined {
+  const graph = model.graph;
+  const initializers = new Set((graph?.initializer ?? []).map((t) => t.name));
+  const values = [...(graph?.input ?? []).filter((v) => !initializers.has(v.name)), ...(graph?.output ?? [])];
+  const odd = values.find((v) => {
+    const type = v.type?.tensorType?.elemType;
+    return type === onnx.TensorProto.DataType.FLOAT16 || type === onnx.TensorProto.DataType.BFLOAT16;
+  });
+  return odd ? `${odd.name} is a 16-bit float tensor` : undefined;
+}
+
 /** Edits, verifies and caches; never throws (any failure means: load the source as published). */
 export async function prepareVision(spec: VisionSourceSpec, options: ort.InferenceSession.SessionOptions, editorHash = VISION_EDITOR_CODE_HASH): Promise<PreparedVision> {
   const { source } = spec;
@@ -224,7 +236,8 @@ export async function prepareVision(spec: VisionSourceSpec, options: ort.Inferen
   try {
     const dir = path.dirname(source);
     const base = path.basename(source, ".onnx");
-    const key = sha256Hex(JSON.stringify({ edit: spec.edit, probe: spec.probe, tolerance: spec.tolerance, corrupt: spec.corruptScaleForTest })).slice(0, 8);
+    // The runtime's version too: a verdict holds for the kernels it was verified with.
+    const key = sha256Hex(JSON.stringify({ edit: spec.edit, probe: spec.probe, tolerance: spec.tolerance, corrupt: spec.corruptScaleForTest, runtime: ort.env.versions.common })).slice(0, 8);
     const prefix = `${base}.sav-vision-${(await sha256File(source)).slice(0, 16)}-${editorHash.slice(0, 8)}-`;
     const stem = path.join(dir, `${prefix}${key}`);
     const target = `${stem}.onnx`;
@@ -240,7 +253,11 @@ export async function prepareVision(spec: VisionSourceSpec, options: ort.Inferen
     const report = editVisionGraph(model, spec.edit);
     let verdict: VisionVerdict;
     let edited: string | Uint8Array | undefined;
-    if (report.maskAddsDropped + report.attentionsFused === 0) {
+    const nonFloat = floatTypeProblem(model);
+    if (nonFloat !== undefined) {
+      // Verification compares float32 outputs on float32 probes: a float16 graph would fail it on every load.
+      verdict = { verified: false, report: empty, reason: `${nonFloat}; only float32 graphs are edited, the published graph is used` };
+    } else if (report.maskAddsDropped + report.attentionsFused === 0) {
       verdict = { verified: false, report, reason: "no attention block or mask matched; the published graph is used" };
     } else {
       const reference = decodeModel(sourceBytes);

@@ -51,7 +51,14 @@ class GuardedVisionSession implements LoadedSession {
     let session = this.edited;
     if (!this.maskInputs.every((name) => allTrue(feeds[name]))) {
       this.publishedRuns++;
-      this.published ??= this.openPublished();
+      if (!this.published) {
+        const opening = this.openPublished();
+        // A failed open is not kept: the next padded run tries again.
+        opening.catch(() => {
+          if (this.published === opening) this.published = undefined;
+        });
+        this.published = opening;
+      }
       session = await this.published;
     }
     return fetches ? session.run(feeds, fetches) : session.run(feeds);
@@ -72,7 +79,14 @@ export async function openVisionSession(
   const prepared = await prepareVision(spec, options);
   const openPublished = (): Promise<ort.InferenceSession> => ort.InferenceSession.create(spec.source, options);
   if (!prepared.path && !prepared.bytes) return { session: await openPublished(), prepared };
-  const edited = prepared.path ? await ort.InferenceSession.create(prepared.path, options) : await ort.InferenceSession.create(prepared.bytes!, options);
+  let edited: ort.InferenceSession;
+  try {
+    edited = prepared.path ? await ort.InferenceSession.create(prepared.path, options) : await ort.InferenceSession.create(prepared.bytes!, options);
+  } catch (error) {
+    // A cached edit that will not open (removed meanwhile by another version's clean-up, truncated): the published graph, as on any mismatch.
+    process.stderr.write(`[sav-mcp] cannot open the edited vision encoder ${prepared.path ?? "(in memory)"} (${(error as Error).message.split("\n")[0]}); using the published graph.\n`);
+    return { session: await openPublished(), prepared: { verdict: { ...prepared.verdict, verified: false, reason: "the edited graph did not open", transient: true }, cold: prepared.cold } };
+  }
   const masks = prepared.verdict.report.maskInputsUsed;
   return { session: masks.length > 0 ? new GuardedVisionSession(edited, masks, openPublished) : edited, prepared };
 }

@@ -96,11 +96,12 @@ export async function crossValidateOffThread(
   const totalHeads = threads === 1 ? Number.MAX_SAFE_INTEGER : shape.layers * shape.heads;
   const workers = Array.from({ length: threads }, acquireWorker);
   let finished = false;
+  let onAbort = (): void => undefined;
 
   try {
     return await new Promise<CrossValidationReport>((resolve, reject) => {
       const parts: FoldScores[] = [];
-      const onAbort = (): void => reject(signal!.reason);
+      onAbort = (): void => reject(signal!.reason);
       signal?.addEventListener("abort", onAbort, { once: true });
       workers.forEach((worker, index) => {
         worker.on("message", (message: FromWorker) => {
@@ -113,7 +114,6 @@ export async function crossValidateOffThread(
               workers[0]!.postMessage(request, buffers as ArrayBuffer[]);
             }
           } else if (message.kind === "report") {
-            signal?.removeEventListener("abort", onAbort);
             finished = true;
             resolve(message.report);
           }
@@ -134,6 +134,8 @@ export async function crossValidateOffThread(
       });
     });
   } finally {
+    // Also after a failure: the caller's signal may outlive this call by far (a session's, a server's).
+    signal?.removeEventListener("abort", onAbort);
     if (finished) workers.forEach(releaseWorker);
     else await Promise.all(workers.map(discardWorker));
   }

@@ -69,6 +69,8 @@ export class ClassifierCache {
   private readonly store: TaskStore;
   private readonly build: ClassifierBuilder;
   private readonly builds = new SharedJobs<string, CachedClassifier>();
+  /** Times each task was forgotten: a build that started before the latest forget is not cached. */
+  private readonly forgotten = new Map<number, number>();
 
   constructor(store: TaskStore | SavStore, options: ClassifierCacheOptions = {}) {
     this.store = asTaskStore(store);
@@ -116,6 +118,7 @@ export class ClassifierCache {
   }
 
   private async buildNow(task: ClassifierTask, signal: AbortSignal): Promise<CachedClassifier> {
+    const generation = this.forgotten.get(task.id) ?? 0;
     const { exampleVersion, examples } = await this.store.loadTrainingSet(task.id);
     signal.throwIfAborted();
     const classifier = await this.build(
@@ -126,12 +129,14 @@ export class ClassifierCache {
     );
     this.stats.builds++;
     await this.store.saveClassifierState(task.id, exampleVersion, serializeClassifier(classifier));
-    this.cache.set(key(task.id, exampleVersion), classifier);
+    // A task forgotten while its build ran (seconds, in a worker thread) is not cached again.
+    if ((this.forgotten.get(task.id) ?? 0) === generation) this.cache.set(key(task.id, exampleVersion), classifier);
     return { classifier, exampleVersion, origin: "built" };
   }
 
-  /** Drops every cached version of a task (after deleting it). */
+  /** Drops every cached version of a task (after deleting it), including one whose build is under way. */
   forget(taskId: number): void {
+    this.forgotten.set(taskId, (this.forgotten.get(taskId) ?? 0) + 1);
     const prefix = `${taskId}:`;
     for (const k of [...this.cache.keys()]) if (k.startsWith(prefix)) this.cache.delete(k);
   }

@@ -145,6 +145,33 @@ describe("vision graph editor", () => {
     await Promise.all([published.release(), session.release()]);
   });
 
+  it("uses the published graph when the cached edit will not open (removed or truncated meanwhile)", async () => {
+    const spec = { source, edit: { unpaddedMaskInputs: ["pixel_attention_mask"] }, probe: probe(tile) };
+    const cached = await prepareVision(spec, options);
+    expect(cached.verdict.verified).toBe(true);
+    writeFileSync(cached.path!, "truncated");
+    const { session, prepared } = await openVisionSession(spec, options);
+    expect(prepared.verdict).toMatchObject({ verified: false, transient: true });
+    const published = await ort.InferenceSession.create(source, options);
+    const want = (await published.run(probeFeeds(probe(tile)))).image_features!;
+    expect(maxAbsDiff(want, (await session.run(probeFeeds(probe(tile)))).image_features!)).toBe(0);
+    await Promise.all([published.release(), session.release()]);
+    rmSync(cached.path!);
+  });
+
+  it("leaves a float16 graph as published, and remembers that without editing it again", async () => {
+    const half = path.join(dir, "vision_encoder_fp16.onnx");
+    const model = decodeModel(readFileSync(source));
+    model.graph!.output![0]!.type!.tensorType!.elemType = 10; // FLOAT16
+    writeFileSync(half, encodeModel(model));
+    const spec = { source: half, edit: { unpaddedMaskInputs: ["pixel_attention_mask"] }, probe: probe(tile) };
+    const first = await prepareVision(spec, options);
+    expect(first.verdict).toMatchObject({ verified: false, reason: expect.stringMatching(/image_features is a 16-bit float tensor/) });
+    expect(first.verdict.transient).toBeUndefined();
+    expect(first.path).toBeUndefined();
+    expect((await prepareVision(spec, options)).cold).toBe(false);
+  });
+
   it("runs the published graph for a mask that is not all true", async () => {
     const spec = { source, edit: { unpaddedMaskInputs: ["pixel_attention_mask"] }, probe: probe(tile) };
     const { session } = await openVisionSession(spec, options);

@@ -152,6 +152,19 @@ describe("ClassifierCache", () => {
       expect(calls).toHaveLength(2);
     });
 
+    it("does not cache a build that was under way when its task was forgotten", async () => {
+      const task = store.createTask(newTask("t"));
+      store.addExamples(task.id, clusteredExamples(["a", "b"], 3));
+      const { calls, build, open } = gatedBuilder();
+      const cache = new ClassifierCache(store, { build });
+      const pending = cache.get(task);
+      while (calls.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      cache.forget(task.id);
+      open();
+      expect((await pending).origin).toBe("built");
+      expect(cache.size).toBe(0);
+    });
+
     it("passes the builder's SavError on", async () => {
       const task = store.createTask(newTask("t"));
       store.addExamples(task.id, clusteredExamples(["a"], 3));
