@@ -131,8 +131,9 @@ async function listDuringExtraction(temp: string, batch: number): Promise<Record
       result[mode] = await withServer(path.join(temp, `data-${mode}`), imagesDir, models, async (client) => {
         await callToolOk(client, "create_sav_task", { name: "freeze", prompt: PROMPT, labels: ["a", "b"] });
         const examples = [];
-        for (const image of await newImages(batch + 1)) {
-          const file = path.join(imagesDir, `image-${seed}.jpg`);
+        // One file per image: the images must all be new to the runner, or the result cache answers them.
+        for (const [index, image] of (await newImages(batch + 1)).entries()) {
+          const file = path.join(imagesDir, `image-${mode}-${index}.jpg`);
           await writeFile(file, image);
           examples.push({ image: { path: file }, label: examples.length % 2 ? "a" : "b" });
         }
