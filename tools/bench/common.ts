@@ -208,7 +208,7 @@ export async function readModelConfig(dir: string): Promise<ConfigJson> {
 
 export function loadNote(before: number[], after: number[]): string {
   const f = (l: number[]): string => l.map((x) => x.toFixed(1)).join(" / ");
-  return `Machine load average (1/5/15 min) ${f(before)} at the start and ${f(after)} at the end, on ${os.cpus().length} cores: other jobs share this machine, so absolute times are inflated by their load; ratios are measured back to back in one process and are the figures to trust.`;
+  return `Machine load average (1/5/15 min) ${f(before)} at the start and ${f(after)} at the end, on ${os.cpus().length} cores (the section's own work counts in it; more than that means other jobs ran too and inflated absolute times); ratios are measured back to back in one process and are the figures to trust.`;
 }
 
 /** A tool call's structured result, or an Error with the tool's own message (benchmarks allow an hour per call). */

@@ -349,8 +349,8 @@ export async function runHttpBenchmark(options: { fullModel?: boolean } = {}): P
       "",
       `Each client makes ${CALLS_PER_CLIENT} \`classify_image\` calls, alternating an image nobody classified before and one seen before. All clients run at once over loopback HTTP (\`serve --http\`, stateful sessions) against a task of ${EXAMPLES_PER_LABEL * LABELS.length} examples.`,
       `The server runs the built CLI on ${model.description}. The inference queue takes jobs round-robin over the sessions (one lane each) and runs one at a time, so throughput is bounded by the one shared model.`,
-      `Machine load average (1/5/15 min) ${loadAtStart} at the start and ${loadAtEnd} at the end, on ${os.availableParallelism()} cores shared with other agents' builds and tests: ` +
-        `${Number(loadAtStart.split(" / ")[0]) > os.availableParallelism() ? "heavily contended, so absolute times are inflated" : "contended"}. Compare the ratios within one run, not absolute times.`,
+      `Machine load average (1/5/15 min) ${loadAtStart} at the start and ${loadAtEnd} at the end, on ${os.availableParallelism()} cores (the benchmark's own clients and server count in it): ` +
+        `${Number(loadAtStart.split(" / ")[0]) > os.availableParallelism() ? "heavily contended by other jobs, so absolute times are inflated" : "no other heavy job at the start"}. Compare the ratios within one run, not absolute times.`,
       "",
       ...table("One HTTP server, SQLite", singleRounds),
       ...(replicaRounds.length > 0 ? table("Two HTTP replicas on one PostgreSQL database (clients alternate between them; RSS is both together)", replicaRounds) : ["_Replica rounds skipped: no PostgreSQL server answered._", ""]),

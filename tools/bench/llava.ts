@@ -92,7 +92,7 @@ export async function runLlavaBenchmark(): Promise<string> {
     "## LLaVA-OneVision-0.5B-shaped model (llava_onevision family)",
     "",
     `Per new 640×480 JPEG (every image distinct, so no cache helps), ${THREADS} ONNX Runtime threads, prompt "What is in this image?", chat template.`,
-    `Host: ${hostLine()}, shared with other agents: 1/5/15-min load average ${load(loadBefore)} before the section and ${load(loadAfter)} after`,
+    `Host: ${hostLine()}; 1/5/15-min load average ${load(loadBefore)} before the section and ${load(loadAfter)} after`,
     `(2 cores), so absolute times are inflated; the ratios are measured back to back in one process. The section took ${minutes.toFixed(0)} minutes.`,
     `The model is generated with the published 0.5B shapes (preset \`${LLAVA_PRESET}\`: Qwen2 ${sizes.text.numLayers} layers, hidden ${sizes.text.hiddenSize}, ${sizes.text.numHeads} heads / ${sizes.text.numKeyValueHeads} KV of 64,`,
     `MLP ${sizes.text.intermediateSize}, vocabulary 151936; SigLIP ${sizes.vision.numLayers} layers × ${sizes.vision.hiddenSize}, MLP ${sizes.vision.intermediateSize}, 384-px crops of 729 patches; random weights) into`,

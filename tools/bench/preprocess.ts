@@ -220,7 +220,7 @@ export async function runPreprocessBenchmark(): Promise<string> {
   }
 
   log("[preprocess] head vectors and extraction share");
-  const runner = await ModelRunner.create({ id: "smolvlm-256m-shaped", dir: BENCH_MODEL_DIR, dtypes: { vision: "int8", decoder: "int8" } }, { threads: 2 });
+  const runner = await ModelRunner.create({ id: "smolvlm-256m-shaped", dir: BENCH_MODEL_DIR, dtypes: { vision_encoder: "int8", embed_tokens: "int8", decoder_model_merged: "int8" } }, { threads: 2 });
   const cosineRows: string[] = [];
   let share = "";
   try {

@@ -127,7 +127,7 @@ export async function runQwen2VLBenchmark(): Promise<string> {
     "",
     `Per new 640×480 JPEG at the default maxPixels ${DEFAULT_MAX_PIXELS} (234 image tokens, ${promptTokens} prompt tokens), int8 graphs, ${THREADS} threads,`,
     `median of ${ROUNDS} rounds after a warm-up, each round a new image, the two interleaved image by image. Host: ${hostLine()},`,
-    `shared with other agents (1-minute load average ${loadBefore[0]!.toFixed(1)} before the run, ${loadAfter[0]!.toFixed(1)} after): compare ratios rather than absolute times.`,
+    `(1-minute load average ${loadBefore[0]!.toFixed(1)} before the run, ${loadAfter[0]!.toFixed(1)} after): compare ratios rather than absolute times.`,
     ...shape,
     "",
     ...stages,
