@@ -13,8 +13,13 @@ import { startWorkerThread } from "../worker-thread.js";
 /** How long a finished thread waits for another job before it is ended (changed by tests only, keepIdleFor). */
 let idleThreadMs = 30_000;
 
+/** A thread beyond the pool's size is not ended right after its job either (the teardown above), only after this pause. */
+const SURPLUS_THREAD_MS = 2_000;
+
 const idle: Worker[] = [];
 let started = 0;
+/** Threads whose start has completed: ending one still booting is the same risky teardown. */
+const online = new WeakSet<Worker>();
 /** The events jobs and the pool listen to. Never removeAllListeners(): Worker's own listeners ref its message port. */
 const EVENTS = ["message", "error", "exit"] as const;
 const removeListeners = (worker: Worker): void => EVENTS.forEach((event) => worker.removeAllListeners(event));
@@ -32,7 +37,9 @@ export function acquireWorker(): Worker {
   const worker = idle.pop();
   if (worker === undefined) {
     started++;
-    return startWorkerThread(import.meta.url, "cross-validation-worker");
+    const fresh = startWorkerThread(import.meta.url, "cross-validation-worker");
+    fresh.once("online", () => online.add(fresh));
+    return fresh;
   }
   forget(worker);
   removeListeners(worker);
@@ -40,13 +47,13 @@ export function acquireWorker(): Worker {
   return worker;
 }
 
-/** After a job that ended normally: the thread waits for the next job (it does not keep the process alive). */
+/**
+ * After a job that ended normally: the thread waits for the next job (it does not keep the process alive); beyond
+ * the pool's size, only briefly.
+ */
 export function releaseWorker(worker: Worker): void {
   removeListeners(worker);
-  if (idle.length >= availableParallelism()) {
-    void worker.terminate();
-    return;
-  }
+  const surplus = idle.length >= availableParallelism();
   // An idle thread that fails or exits is simply dropped.
   worker.on("error", () => forget(worker));
   worker.on("exit", () => forget(worker));
@@ -55,7 +62,7 @@ export function releaseWorker(worker: Worker): void {
   const timer = setTimeout(() => {
     forget(worker);
     void worker.terminate();
-  }, idleThreadMs);
+  }, surplus ? Math.min(SURPLUS_THREAD_MS, idleThreadMs) : idleThreadMs);
   timer.unref();
   idleTimers.set(worker, timer);
 }
@@ -65,6 +72,12 @@ export async function discardWorker(worker: Worker): Promise<void> {
   removeListeners(worker);
   // A late "error" from the ending thread must not go unhandled.
   worker.on("error", () => undefined);
+  if (!online.has(worker)) {
+    await new Promise((resolve) => {
+      worker.once("online", resolve);
+      worker.once("exit", resolve);
+    });
+  }
   await worker.terminate();
 }
 

@@ -30,6 +30,26 @@ describe("the worker-thread pool", () => {
     await discardWorker(next);
   });
 
+  it("does not end a thread beyond the pool's size right after its job, and lets a new one finish starting before it is discarded", async () => {
+    const extra = os.availableParallelism() + 1;
+    const workers = Array.from({ length: extra }, acquireWorker);
+    const idleBefore = idleWorkers();
+    workers.forEach(releaseWorker);
+    expect(idleWorkers()).toBe(idleBefore + extra);
+    const taken = Array.from({ length: extra }, acquireWorker);
+    expect(new Set(taken)).toEqual(new Set(workers));
+    // Every idle thread taken, so the next one is new.
+    while (idleWorkers() > 0) taken.push(acquireWorker());
+    const startedBefore = startedWorkers();
+    let online = false;
+    const fresh = acquireWorker();
+    expect(startedWorkers()).toBe(startedBefore + 1);
+    fresh.once("online", () => (online = true));
+    await discardWorker(fresh);
+    expect(online).toBe(true);
+    await Promise.all(taken.map(discardWorker));
+  });
+
   it("keeps the thread of a finished job, or of one the engine refused, for the next job", async () => {
     await buildClassifierOffThread(examples, shape);
     const idle = idleWorkers();
