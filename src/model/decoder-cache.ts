@@ -1,26 +1,16 @@
-import { constants, existsSync, readFileSync } from "node:fs";
+import { constants } from "node:fs";
 import { access, readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { decodeModel, editDecoder, encodeModel, GraphEditError, referenceWeightsInPlace, type DecoderEditOptions } from "./graph.js";
 import { onnx, type Onnx } from "./onnx-proto.js";
-import { writeFileAtomic } from "./atomic-file.js";
+import { codeHashOf, writable, writeFileAtomic } from "./cache-files.js";
 import { sha256File, sha256Hex } from "./file-hash.js";
 
 /**
  * The editor's own code (graph.ts and this module, as built), so that any change to how graphs are edited
  * yields new cached graphs instead of reusing ones an earlier editor made.
  */
-export const EDITOR_CODE_HASH: string = (() => {
-  const sources = ["graph", "decoder-cache"].map((name) => {
-    for (const extension of [".js", ".ts"]) {
-      const file = fileURLToPath(new URL(`./${name}${extension}`, import.meta.url));
-      if (existsSync(file)) return readFileSync(file);
-    }
-    throw new Error(`cannot find the decoder editor's source ${name} beside ${fileURLToPath(import.meta.url)}`);
-  });
-  return sha256Hex(...sources.map((bytes) => bytes.toString("utf8")));
-})();
+export const EDITOR_CODE_HASH: string = codeHashOf(import.meta.url, ["graph", "decoder-cache"], "decoder editor");
 
 export interface PreparedDecoder {
   /** The edited graph on disk (beside its source, reading the source's weights in place)… */
@@ -28,15 +18,6 @@ export interface PreparedDecoder {
   /** …or in memory with the weights inline, when the model directory is read-only. */
   bytes?: Uint8Array;
   layers: number;
-}
-
-async function writable(dir: string): Promise<boolean> {
-  try {
-    await access(dir, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -228,16 +228,11 @@ export class ModelRunner implements HeadVectorExtractor {
     return { value, hit: false, preprocessMs, visionMs: performance.now() - visionStart };
   }
 
-  /** embed_tokens over the prompt, with the k-th image-token position replaced by the k-th image feature row. */
-  private async mergedEmbeddings(inputIds: number[], images: ImageFeatures[]): Promise<Float32Array> {
-    return embedWithImages(this.embed, inputIds, images, this.model);
-  }
-
   private async runDecoder(inputIds: number[], images: ImageFeatures[], layers: number, signal?: AbortSignal): Promise<Float32Array> {
     const text = this.model.text;
     const length = inputIds.length;
     checkAborted(signal);
-    const embeds = await this.mergedEmbeddings(inputIds, images);
+    const embeds = await embedWithImages(this.embed, inputIds, images, this.model);
     const decoder = await this.decoder(layers);
     // A cancelled request starts no further session run: at most the one in flight finishes.
     checkAborted(signal);
@@ -338,7 +333,7 @@ export class ModelRunner implements HeadVectorExtractor {
     const visions = await Promise.all(request.images.map((bytes) => this.visionFeatures(sha256Hex(bytes), bytes, imageOptions, lane)));
     const features = visions.map((v) => v.value);
     const inputIds = this.promptIds(features, request.text, options);
-    const inputsEmbeds = await this.queue.run(lane, () => this.mergedEmbeddings(inputIds, features));
+    const inputsEmbeds = await this.queue.run(lane, () => embedWithImages(this.embed, inputIds, features, this.model));
     const positionIds = this.model.positionIds(inputIds, features.map((f) => f.layout)).data;
     return { inputIds, inputsEmbeds, positionIds };
   }

@@ -6,12 +6,11 @@
  * and the reason is written to stderr once. A sidecar JSON records the outcome (passed, failed, nothing
  * matched), so a warm load neither re-edits nor re-verifies.
  */
-import { constants, existsSync, readFileSync } from "node:fs";
-import { access, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { uniqueStem, writeFileAtomic } from "./atomic-file.js";
+import { existsSync } from "node:fs";
+import { readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-node";
+import { codeHashOf, uniqueStem, writable, writeFileAtomic } from "./cache-files.js";
 import { sha256File, sha256Hex } from "./file-hash.js";
 import { inputMetadata, type InputMetadata } from "./tensors.js";
 import { decodeModel, encodeModel, referenceWeightsInPlace } from "./graph.js";
@@ -76,16 +75,7 @@ export interface PreparedVision {
   cold: boolean;
 }
 
-export const VISION_EDITOR_CODE_HASH: string = (() => {
-  const sources = ["graph", "vision-graph", "vision-cache"].map((name) => {
-    for (const extension of [".js", ".ts"]) {
-      const file = fileURLToPath(new URL(`./${name}${extension}`, import.meta.url));
-      if (existsSync(file)) return readFileSync(file, "utf8");
-    }
-    throw new Error(`cannot find the vision editor's source ${name} beside ${fileURLToPath(import.meta.url)}`);
-  });
-  return sha256Hex(...sources);
-})();
+export const VISION_EDITOR_CODE_HASH: string = codeHashOf(import.meta.url, ["graph", "vision-graph", "vision-cache"], "vision editor");
 
 const reported = new Set<string>();
 function warnOnce(key: string, message: string): void {
@@ -194,15 +184,6 @@ async function verify(
   const verified = maxAbsDiff <= endTolerance * outputScale;
   const verdict = { verified, report, maxAbsDiff, outputScale, blockDiff, endTolerance };
   return verified ? verdict : { ...verdict, reason: `outputs differ by ${maxAbsDiff.toExponential(2)}, more than ${endTolerance} × ${outputScale.toPrecision(3)}` };
-}
-
-async function writable(dir: string): Promise<boolean> {
-  try {
-    await access(dir, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Edits of an earlier version of the source or of the editor: they point at bytes that have changed. */

@@ -1,21 +1,12 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
+import { idefics3Config } from "../support/idefics3-config.js";
 import { DecodedImageCache, decodedImages, type RgbImage } from "../../src/model/decoded-images.js";
-import { preprocessImage, type Idefics3ImageConfig } from "../../src/model/families/idefics3/image-processor.js";
+import { preprocessImage } from "../../src/model/families/idefics3/image-processor.js";
 import { decodeRgb, ImageError, inspectImage } from "../../src/model/image.js";
 
 const limits = { maxImageBytes: 5 * 1024 * 1024, maxImagePixels: 4096 * 4096 };
-const config: Idefics3ImageConfig = {
-  resizeLongestEdge: 256,
-  tileSize: 64,
-  doResize: true,
-  doRescale: true,
-  rescaleFactor: 1 / 255,
-  doNormalize: true,
-  imageMean: [0.5, 0.5, 0.5],
-  imageStd: [0.5, 0.5, 0.5],
-  doImageSplitting: false,
-};
+const config = idefics3Config();
 
 function rgb(width: number, height: number): RgbImage {
   return { data: Buffer.alloc(width * height * 3, 7), width, height };

@@ -1,19 +1,10 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { preprocessImage, type Idefics3ImageConfig } from "../../src/model/families/idefics3/image-processor.js";
+import { idefics3Config } from "../support/idefics3-config.js";
+import { preprocessImage } from "../../src/model/families/idefics3/image-processor.js";
 import { IMAGE_THREADS } from "../../src/model/image.js";
 
-const config: Idefics3ImageConfig = {
-  resizeLongestEdge: 2048,
-  tileSize: 512,
-  doResize: true,
-  doRescale: true,
-  rescaleFactor: 1 / 255,
-  doNormalize: true,
-  imageMean: [0.5, 0.5, 0.5],
-  imageStd: [0.5, 0.5, 0.5],
-  doImageSplitting: true,
-};
+const config = idefics3Config({ resizeLongestEdge: 2048, tileSize: 512, doImageSplitting: true });
 
 async function noisyJpeg(width: number, height: number): Promise<Uint8Array> {
   const pixels = Buffer.alloc(width * height * 3);

@@ -1,25 +1,15 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
+import { idefics3Config } from "../support/idefics3-config.js";
 import { ImageError, inspectImage } from "../../src/model/image.js";
 import {
   preprocessImage,
   resizeForVisionEncoder,
   resizeToLongestEdge,
-  type Idefics3ImageConfig,
 } from "../../src/model/families/idefics3/image-processor.js";
 
 const limits = { maxImageBytes: 5 * 1024 * 1024, maxImagePixels: 4096 * 4096 };
-const config: Idefics3ImageConfig = {
-  resizeLongestEdge: 256,
-  tileSize: 64,
-  doResize: true,
-  doRescale: true,
-  rescaleFactor: 1 / 255,
-  doNormalize: true,
-  imageMean: [0.5, 0.5, 0.5],
-  imageStd: [0.5, 0.5, 0.5],
-  doImageSplitting: false,
-};
+const config = idefics3Config();
 
 function solid(width: number, height: number, rgb: [number, number, number], format: "png" | "jpeg" | "webp" = "png") {
   return sharp({ create: { width, height, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } })

@@ -1,6 +1,6 @@
 import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { writeFileAtomic } from "../atomic-file.js";
+import { writeFileAtomic } from "../cache-files.js";
 import { parseManifest, type Component, type Dtype, type ModelManifest } from "./manifest.js";
 
 /**
