@@ -4,6 +4,8 @@
  * job itself is aborted only once every caller waiting for it has cancelled, so one client's cancellation
  * never fails another client's call.
  */
+import { abortable } from "./abortable.js";
+
 interface Job<T> {
   promise: Promise<T>;
   controller: AbortController;
@@ -38,26 +40,12 @@ export class SharedJobs<K, T> {
   }
 
   private wait(key: K, job: Job<T>, signal: AbortSignal): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => {
-        if (--job.waiters === 0) {
-          // A caller arriving from now on starts afresh instead of joining a job that is stopping.
-          this.drop(key, job);
-          job.controller.abort(signal.reason);
-        }
-        reject(signal.reason);
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      job.promise.then(
-        (value) => {
-          signal.removeEventListener("abort", onAbort);
-          resolve(value);
-        },
-        (error: unknown) => {
-          signal.removeEventListener("abort", onAbort);
-          reject(error);
-        },
-      );
+    return abortable(job.promise, signal, () => {
+      if (--job.waiters === 0) {
+        // A caller arriving from now on starts afresh instead of joining a job that is stopping.
+        this.drop(key, job);
+        job.controller.abort(signal.reason);
+      }
     });
   }
 

@@ -14,6 +14,7 @@ import { decodeRgb, decoder, IMAGE_THREADS, inspectImage, resizeRgb, toRgb, type
 import { readModelDirJson } from "../../src/model/model-dir.js";
 import { ModelRunner } from "../../src/model/runner.js";
 import { BENCH_MODEL_DIR, ensureBenchModel, log, median, ms, ratio, runIfMain, testImage } from "./common.js";
+import { cosine } from "./compare.js";
 import { composedAxis, resampleRgb } from "./composed-resize.js";
 
 const LIMIT = 1e9;
@@ -117,17 +118,6 @@ function normalised(tile: RgbImage, config: Idefics3ImageConfig): PreprocessedIm
   return { pixels, frames: 1, rows: 0, cols: 0 };
 }
 
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return dot / Math.sqrt(na * nb);
-}
 
 export async function runPreprocessBenchmark(): Promise<string> {
   const loadBefore = os.loadavg();

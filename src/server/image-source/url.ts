@@ -6,6 +6,7 @@ import dns from "node:dns";
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
+import { abortable } from "../../abortable.js";
 import { classifyAddress, describeAddressKind } from "../address-policy.js";
 import { ImageSourceError, formatBytes, formatSeconds, shorten, tooLarge } from "./error.js";
 
@@ -322,24 +323,6 @@ function networkError(error: unknown, origin: string): ImageSourceError {
     `Could not download ${origin}: ${shorten(reason, 200)}${code && !reason.includes(code) ? ` (${code})` : ""}.`,
     "Check that the URL works from the machine running the server, or send the image as path or data.",
   );
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 export function cancellationReason(signal: AbortSignal): unknown {
