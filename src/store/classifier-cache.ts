@@ -29,6 +29,11 @@ export interface CachedClassifier {
   exampleVersion: number;
   /** Where it came from on this call. */
   origin: "memory" | "store" | "built";
+  /**
+   * When built on this call: the training set it was built from (exactly the classifier's examples), so a
+   * calibration fit that follows need not read it again. Never kept in the cache.
+   */
+  trainingSet?: LabelledVector[];
 }
 
 /**
@@ -121,17 +126,13 @@ export class ClassifierCache {
     const generation = this.forgotten.get(task.id) ?? 0;
     const { exampleVersion, examples } = await this.store.loadTrainingSet(task.id);
     signal.throwIfAborted();
-    const classifier = await this.build(
-      examples.map((e) => ({ vector: e.vectors, label: e.label })),
-      task.shape,
-      { k: task.k, selection: task.selection },
-      signal,
-    );
+    const trainingSet = examples.map((e) => ({ vector: e.vectors, label: e.label }));
+    const classifier = await this.build(trainingSet, task.shape, { k: task.k, selection: task.selection }, signal);
     this.stats.builds++;
     await this.store.saveClassifierState(task.id, exampleVersion, serializeClassifier(classifier));
     // A task forgotten while its build ran (seconds, in a worker thread) is not cached again.
     if ((this.forgotten.get(task.id) ?? 0) === generation) this.cache.set(key(task.id, exampleVersion), classifier);
-    return { classifier, exampleVersion, origin: "built" };
+    return { classifier, exampleVersion, origin: "built", trainingSet };
   }
 
   /** Drops every cached version of a task (after deleting it), including one whose build is under way. */

@@ -104,6 +104,14 @@ describe("classify_image builds and calibrates the classifier in worker threads"
     expect(offThread).toEqual(before);
   });
 
+  it("reads the training set once on a cold call: the fit uses what the build read", async () => {
+    const { client, savServer } = await start("one-read");
+    const reads = vi.spyOn(savServer.service.context.store, "loadTrainingSet");
+    const result = await callOk<Classified>(client, "classify_image", { task: "cold", images: queries });
+    expect(result.results.every((r) => r.probability !== null)).toBe(true);
+    expect(reads).toHaveBeenCalledTimes(1);
+  });
+
   it("builds and fits a small task's classifier on the calling thread, where that is quicker than starting a thread", async () => {
     const { client, savServer } = await start("small");
     const result = await callOk<Classified>(client, "classify_image", { task: "small", images: queries });

@@ -67,11 +67,24 @@ async function classifierFor(service: ServiceContext, task: TaskRecord, ctx: Cal
   }
 }
 
+/**
+ * The task's classifier and its calibration. A classifier built on this call hands its training set to the fit,
+ * which then need not read it again; it is let go on return (the extractions that follow may take long).
+ */
+async function classifierWithCalibration(service: ServiceContext, task: TaskRecord, ctx: CallContext) {
+  const { classifier, exampleVersion, trainingSet } = await classifierFor(service, task, ctx);
+  const calibration = await calibrationFor(service, task, classifier, ctx.signal, trainingSet).catch((error: unknown) => {
+    throwIfCancelled(ctx.signal);
+    throw error;
+  });
+  return { classifier, exampleVersion, calibration };
+}
+
 export async function classify(service: ServiceContext, input: ClassifyInput, ctx: CallContext = {}): Promise<ClassifyResult> {
   const task = await service.requireTask(input.task);
   const queries = queriesOf(input, service.config.limits.maxBatchImages);
   for (const [index, query] of queries.entries()) service.checkText(task, query.text, queries.length > 1 ? `query ${index}` : "this query");
-  const { classifier, exampleVersion } = await classifierFor(service, task, ctx);
+  const { classifier, exampleVersion, calibration } = await classifierWithCalibration(service, task, ctx);
   const expected = await taskImageCount(service, task);
   if (expected !== undefined) checkImageCount(task, queries, expected, input.queries !== undefined);
 
@@ -100,10 +113,6 @@ export async function classify(service: ServiceContext, input: ClassifyInput, ct
   }
 
   const extractor = await service.extractorFor(task.modelId, ctx, task);
-  const calibration = await calibrationFor(service, task, classifier, ctx.signal).catch((error: unknown) => {
-    throwIfCancelled(ctx.signal);
-    throw error;
-  });
   // Read once per call, and only when asked for: explain compares each query with every stored example.
   const stored = input.explain ? (await service.store.loadTrainingSet(task.id)).examples : [];
   // Only the layers up to the deepest selected head are computed: a truncated decoder.

@@ -6,6 +6,7 @@
 import {
   type Calibration,
   calibrationMetrics,
+  type LabelledVector,
   DEFAULT_TARGET_ACCURACY,
   nearestExamples,
   type SavClassifier,
@@ -43,6 +44,8 @@ export async function calibrationFor(
   task: TaskRecord,
   classifier: SavClassifier,
   signal?: AbortSignal,
+  /** The classifier's own training set, when the caller has it (a build on this call): not read again. */
+  trainingSet?: LabelledVector[],
 ): Promise<Calibration | null> {
   if (calibrations.has(classifier)) return calibrations.get(classifier)!;
   if (!Object.values(classifier.examplesPerLabel).every((n) => n >= 2)) {
@@ -52,10 +55,10 @@ export async function calibrationFor(
   return fits.run(
     classifier,
     async (fitSignal) => {
-      const { examples } = await service.store.loadTrainingSet(task.id);
+      const examples = trainingSet ?? trainingVectors((await service.store.loadTrainingSet(task.id)).examples);
       fitSignal.throwIfAborted();
       try {
-        const calibration = await service.fitCalibration(classifier, trainingVectors(examples), fitSignal);
+        const calibration = await service.fitCalibration(classifier, examples, fitSignal);
         calibrations.set(classifier, calibration);
         return calibration;
       } catch (error) {
